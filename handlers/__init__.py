@@ -1,0 +1,1 @@
+"""Operation handlers: one function per operationId of the spec."""

@@ -1,0 +1,106 @@
+"""The app factory: the spec, the handlers, the store and the error envelope, wired by Connexion."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import yaml
+from connexion import AsyncApp
+from connexion.exceptions import ProblemException
+from connexion.middleware import MiddlewarePosition
+from connexion.options import SwaggerUIOptions
+from connexion.resolver import Resolver
+from starlette.exceptions import HTTPException
+
+from portal_mock import errors
+from portal_mock.auth import api_key_handler
+from portal_mock.body_limit import BodyLimitMiddleware
+from portal_mock.fixtures import load_fixtures
+from portal_mock.settings import Settings
+from portal_mock.store import LinkStore
+from portal_mock.validation import BodyValidator, ParameterChecker
+
+HANDLER_PACKAGE = "handlers.links"
+
+
+def handler_name(operation_id: str) -> str:
+    """``listWorkorderPortalLinks`` -> ``handlers.links.list_workorder_portal_links``."""
+    return f"{HANDLER_PACKAGE}.{re.sub(r'(?<!^)(?=[A-Z])', '_', operation_id).lower()}"
+
+
+class HandlerResolver(Resolver):
+    """Resolves each operationId to its snake_case handler; a missing one fails at start-up."""
+
+    def resolve_operation_id(self, operation: Any) -> str:
+        return handler_name(operation.operation_id)
+
+
+def load_spec(path: Path) -> dict[str, Any]:
+    with path.open(encoding="utf-8") as handle:
+        spec: dict[str, Any] = yaml.safe_load(handle)
+    return spec
+
+
+HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+
+
+def method_table(spec: dict[str, Any]) -> Callable[[str], list[str]]:
+    """A lookup from a request path to the methods the spec defines for it."""
+    base = urlparse(spec.get("servers", [{}])[0].get("url", "")).path.rstrip("/")
+    table = [
+        (
+            re.compile("^" + base + re.sub(r"\{[^/}]+\}", "[^/]+", template) + "/?$"),
+            [method.upper() for method in HTTP_METHODS if method in item],
+        )
+        for template, item in spec["paths"].items()
+    ]
+
+    def allowed(path: str) -> list[str]:
+        return next((methods for pattern, methods in table if pattern.match(path)), [])
+
+    return allowed
+
+
+def create_app(settings: Settings, store: LinkStore | None = None) -> AsyncApp:
+    """Build the mock for ``settings``; a given ``store`` is used as it is and left open."""
+    owned = store is None
+    link_store = store if store is not None else LinkStore(settings.db)
+    if owned and settings.fixtures is not None and link_store.count() == 0:
+        load_fixtures(link_store, settings.fixtures)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Any) -> AsyncIterator[dict[str, Any]]:
+        yield {"store": link_store}
+        if owned:
+            link_store.close()
+
+    app = AsyncApp(
+        __name__,
+        lifespan=lifespan,
+        security_map={"apiKey": api_key_handler(settings.accepted_keys)},
+    )
+    spec = load_spec(settings.spec)
+    app.add_api(
+        spec,
+        resolver=HandlerResolver(),
+        strict_validation=True,
+        validate_responses=True,
+        pythonic_params=True,
+        validator_map={
+            "body": {"application/json": BodyValidator},
+            "parameter": ParameterChecker,
+        },
+        swagger_ui_options=SwaggerUIOptions(swagger_ui_path="/ui"),
+    )
+    app.add_middleware(
+        BodyLimitMiddleware, MiddlewarePosition.BEFORE_SWAGGER, limit=settings.max_body_bytes
+    )
+    app.add_error_handler(ProblemException, errors.problem_handler)
+    app.add_error_handler(HTTPException, errors.http_exception_handler(method_table(spec)))
+    app.add_error_handler(Exception, errors.unexpected_error_handler)
+    return app

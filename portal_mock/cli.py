@@ -1,0 +1,113 @@
+"""The ``portal-mock`` command.
+
+Exit codes: 0 ok, 1 findings (reserved for test commands), 2 usage or environment error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import sys
+import warnings
+from collections.abc import Sequence
+
+import uvicorn
+
+from portal_mock import __version__
+from portal_mock.settings import DEV_KEY, Settings, build_settings
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="portal-mock",
+        description="A stateful mock of the Workorder Portal Link API.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser(
+        "serve",
+        help="serve the API from a TinyDB file",
+        description="Serve the API. Every flag can also be set as PORTAL_MOCK_<FLAG>.",
+    )
+    serve.add_argument("--host", help="address to listen on [127.0.0.1]")
+    serve.add_argument("--port", help="port to listen on, 0 for any free one [8080]")
+    serve.add_argument("--db", metavar="FILE", help="TinyDB file [./portal-mock-db.json]")
+    serve.add_argument("--spec", metavar="FILE", help="OpenAPI document [the bundled spec]")
+    fixtures = serve.add_mutually_exclusive_group()
+    fixtures.add_argument(
+        "--fixtures", metavar="FILE", help="links loaded into an empty store [bundled samples]"
+    )
+    fixtures.add_argument(
+        "--no-fixtures",
+        dest="fixtures",
+        action="store_const",
+        const="",
+        help="start with an empty store",
+    )
+    serve.add_argument(
+        "--api-key",
+        dest="api_keys",
+        metavar="KEY",
+        action="append",
+        help=f"accepted X-API-Key, repeatable; PORTAL_MOCK_API_KEY takes a comma list [{DEV_KEY}]",
+    )
+    serve.add_argument(
+        "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
+    )
+    return parser
+
+
+def _announce(settings: Settings, host: str, port: int) -> None:
+    base = f"http://{host}:{port}"
+    print(f"portal-mock {__version__} listening on {base}", flush=True)
+    print(f"  store:      {settings.db.resolve() if settings.db else 'in memory'}")
+    print(f"  spec:       {settings.spec.resolve()} (served at {base}/openapi.json)")
+    print(f"  swagger ui: {base}/ui/")
+    if settings.uses_dev_key:
+        print(f"  api key:    none configured, accepting the development key '{DEV_KEY}'")
+    else:
+        print(f"  api keys:   {len(settings.api_keys)} configured")
+    print("Press Ctrl-C to stop.", flush=True)
+
+
+def serve(settings: Settings, log_level: str) -> int:
+    # Connexion imports Starlette's test client, which warns that it wants
+    # httpx2; a server's user has nothing to act on there.
+    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+    from portal_mock.app import create_app
+
+    try:
+        app = create_app(settings)
+        sock = socket.create_server((settings.host, settings.port))
+    except Exception as exc:  # noqa: BLE001 - any start-up failure (YAML, spec, store, port) is one line and exit 2
+        print(f"portal-mock: cannot start: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    host, port = sock.getsockname()[:2]
+    _announce(settings, host, port)
+    config = uvicorn.Config(app, log_level=log_level, lifespan="on")
+    # uvicorn handles SIGINT and SIGTERM itself: it stops accepting, finishes
+    # the requests in flight, runs the lifespan shutdown (closing the store).
+    uvicorn.Server(config).run(sockets=[sock])
+    print("portal-mock stopped.", flush=True)
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return EXIT_OK if exc.code == 0 else EXIT_USAGE
+    try:
+        settings = build_settings(vars(args), os.environ)
+    except ValueError as exc:
+        print(f"portal-mock: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return serve(settings, args.log_level)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

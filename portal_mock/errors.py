@@ -1,0 +1,135 @@
+"""Every error the server sends, in the API's error envelope.
+
+Exception tree (Connexion's own classes marked *)::
+
+    ProblemException*                 -> status of the problem
+    ├── BadRequestProblem*            -> 400 validation_error
+    │   ├── InvalidInput              -> 400 validation_error, with per-field details
+    │   └── MalformedBody             -> 400 malformed_body (not UTF-8, not JSON)
+    └── PayloadTooLarge               -> 413 payload_too_large
+    starlette HTTPException           -> 404 / 405 from routing
+    any other Exception               -> 500 internal_error, never a stack trace
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable, Mapping
+
+from connexion.exceptions import BadRequestProblem, ProblemException
+from connexion.lifecycle import ConnexionRequest, ConnexionResponse
+from starlette.exceptions import HTTPException
+
+logger = logging.getLogger(__name__)
+
+Detail = dict[str, str]
+
+CODES = {
+    400: "validation_error",
+    401: "unauthorized",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    500: "internal_error",
+}
+MESSAGES = {
+    400: "The request does not match the API schema.",
+    401: "A valid API key is required in the X-API-Key header.",
+    404: "Nothing is found at this address.",
+    405: "This method is not allowed here.",
+    413: "The request body is too large.",
+    415: "The request body must be application/json.",
+    500: "The server failed to handle the request.",
+}
+
+
+class InvalidInput(BadRequestProblem):
+    """A parameter or the body breaks the schema; ``details`` says where."""
+
+    def __init__(self, message: str, details: Iterable[Detail]) -> None:
+        super().__init__(detail=message)
+        self.details = list(details)
+
+
+class MalformedBody(BadRequestProblem):
+    """The body cannot be read as JSON text."""
+
+
+class PayloadTooLarge(ProblemException):
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            status=413,
+            title="Payload Too Large",
+            detail=f"The request body is larger than {limit} bytes.",
+        )
+
+
+def error_body(code: str, message: str, details: Iterable[Detail] = ()) -> dict[str, object]:
+    return {
+        "success": False,
+        "error": {"code": code, "message": message, "details": list(details)},
+    }
+
+
+def error_response(
+    status: int,
+    message: str,
+    details: Iterable[Detail] = (),
+    headers: Mapping[str, str] | None = None,
+    code: str | None = None,
+) -> ConnexionResponse:
+    """An error envelope as JSON; a status the spec does not document becomes a 500."""
+    if status not in CODES:
+        status, message, code = 500, MESSAGES[500], None
+    return ConnexionResponse(
+        status_code=status,
+        mimetype="application/json",
+        content_type="application/json",
+        body=json.dumps(error_body(code or CODES[status], message, details)).encode(),
+        headers=dict(headers or {}),
+    )
+
+
+def problem_handler(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    assert isinstance(exc, ProblemException)
+    status = exc.status
+    if status >= 500:
+        logger.error("%s: %s", exc.title, exc.detail)
+        return error_response(500, MESSAGES[500])
+    message = str(exc.detail or MESSAGES.get(status, exc.title))
+    details = getattr(exc, "details", None)
+    if status == 401:
+        details = [{"field": "X-API-Key", "message": message}]
+        message = MESSAGES[401]
+    elif details is None:
+        details = [{"field": "", "message": message}] if status == 400 else []
+    code = "malformed_body" if isinstance(exc, MalformedBody) else None
+    return error_response(status, message, details, exc.headers, code)
+
+
+def http_exception_handler(
+    allowed_methods: Callable[[str], list[str]],
+) -> Callable[[ConnexionRequest, Exception], ConnexionResponse]:
+    """Routing's 404 and 405 in the envelope; a 405's ``Allow`` lists the path's real methods.
+
+    Starlette fills ``Allow`` from the first route that matched the path, which
+    names one method of the path, not all of them.
+    """
+
+    def handle(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+        assert isinstance(exc, HTTPException)
+        headers = dict(exc.headers or {})
+        message = MESSAGES.get(exc.status_code, "")
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(request.url.path))
+            message = f"{request.method} is not allowed here; use {headers['Allow']}."
+        return error_response(exc.status_code, message, headers=headers)
+
+    return handle
+
+
+def unexpected_error_handler(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    logger.error("unhandled error", exc_info=exc)
+    return error_response(500, MESSAGES[500])

@@ -1,0 +1,82 @@
+"""Settings, read once at the edge: CLI flag, then PORTAL_MOCK_* variable, then default."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from portal_mock.paths import DEFAULT_FIXTURES, DEFAULT_SPEC
+
+DEV_KEY = "dev-key"
+ENV_PREFIX = "PORTAL_MOCK_"
+_TRUE = {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the server needs; ``create_app`` and the CLI take one of these."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    db: Path | None = Path("portal-mock-db.json")
+    spec: Path = DEFAULT_SPEC
+    fixtures: Path | None = DEFAULT_FIXTURES
+    api_keys: tuple[str, ...] = ()
+    max_body_bytes: int = 64 * 1024
+
+    @property
+    def accepted_keys(self) -> frozenset[str]:
+        """The configured keys, or the development key when none is configured."""
+        return frozenset(self.api_keys or (DEV_KEY,))
+
+    @property
+    def uses_dev_key(self) -> bool:
+        return not self.api_keys
+
+
+def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
+    def get(name: str) -> str | None:
+        value = environ.get(ENV_PREFIX + name)
+        return value if value else None
+
+    values: dict[str, Any] = {
+        "host": get("HOST"),
+        "port": get("PORT"),
+        "db": get("DB"),
+        "spec": get("SPEC"),
+        "fixtures": get("FIXTURES"),
+        "api_keys": [k.strip() for k in (get("API_KEY") or "").split(",") if k.strip()] or None,
+    }
+    if (get("NO_FIXTURES") or "").lower() in _TRUE:
+        values["fixtures"] = ""
+    return values
+
+
+def build_settings(flags: Mapping[str, Any], environ: Mapping[str, str]) -> Settings:
+    """Merge CLI ``flags`` (None where not given) over ``environ`` over the defaults.
+
+    An empty ``fixtures`` value means "load no fixtures" (``--no-fixtures``).
+    Raises ValueError for a value that cannot be used, such as a port that is
+    not a number.
+    """
+    env = _from_env(environ)
+    merged = {k: flags.get(k) if flags.get(k) is not None else env.get(k) for k in env}
+    defaults = Settings()
+    fixtures = merged["fixtures"]
+    return Settings(
+        host=merged["host"] or defaults.host,
+        port=_port(merged["port"]) if merged["port"] is not None else defaults.port,
+        db=Path(merged["db"]) if merged["db"] else defaults.db,
+        spec=Path(merged["spec"]) if merged["spec"] else defaults.spec,
+        fixtures=defaults.fixtures if fixtures is None else (Path(fixtures) if fixtures else None),
+        api_keys=tuple(merged["api_keys"] or ()),
+    )
+
+
+def _port(value: Any) -> int:
+    port = int(value)
+    if not 0 <= port <= 65535:
+        raise ValueError(f"port {port} is not between 0 and 65535")
+    return port

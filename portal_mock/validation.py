@@ -1,0 +1,106 @@
+"""Connexion validators that report every schema violation with its field, in the envelope."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import AsyncGenerator, Iterator
+from functools import cached_property
+from typing import Any
+
+import jsonschema
+from connexion.json_schema import Draft4RequestValidator
+from connexion.validators import ParameterValidator
+from connexion.validators.json import DefaultsJSONRequestBodyValidator
+from jsonschema import Draft4Validator, ValidationError
+from starlette.types import Scope
+
+from portal_mock.errors import InvalidInput, MalformedBody
+
+
+def _field(error: ValidationError) -> str:
+    return ".".join(str(part) for part in error.absolute_path)
+
+
+def _with_defaults(validator_class: Any) -> Any:
+    """Extend a validator to fill in schema defaults, each a fresh copy.
+
+    Connexion's own version inserts the schema's default object itself, so a
+    default of ``{}`` filled in by one request would be shared, and changed, by
+    the next.
+    """
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator: Any, properties: Any, instance: Any, schema: Any) -> Iterator[Any]:
+        if isinstance(instance, dict):
+            for name, subschema in properties.items():
+                if "default" in subschema and name not in instance:
+                    instance[name] = copy.deepcopy(subschema["default"])
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
+
+
+_DefaultsValidator = _with_defaults(Draft4RequestValidator)
+
+
+class BodyValidator(DefaultsJSONRequestBodyValidator):
+    """Fills in defaults and lists every violation, not just the first."""
+
+    @cached_property
+    def _validator(self) -> Any:
+        return _DefaultsValidator(self._schema, format_checker=Draft4Validator.FORMAT_CHECKER)
+
+    async def _parse(self, stream: AsyncGenerator[bytes, None], scope: Scope) -> Any:
+        raw = b"".join([chunk async for chunk in stream])
+        try:
+            text = raw.decode(self._encoding)
+            return json.loads(text) if text else None
+        except UnicodeDecodeError as exc:
+            raise MalformedBody(
+                detail=f"The request body is not valid {self._encoding}: {exc}"
+            ) from exc
+        except json.JSONDecodeError as exc:
+            raise MalformedBody(detail=f"The request body is not valid JSON: {exc}") from exc
+        except LookupError as exc:
+            raise MalformedBody(
+                detail=f"Unknown charset {self._encoding!r} in Content-Type."
+            ) from exc
+
+    def _validate(self, body: Any) -> dict[str, Any] | None:
+        if body is None:
+            raise InvalidInput("The request body must not be empty.", [])
+        errors = sorted(self._validator.iter_errors(body), key=lambda e: list(e.absolute_path))
+        if errors:
+            raise InvalidInput(
+                "The request body does not match the schema.",
+                [{"field": _field(e), "message": e.message} for e in errors],
+            )
+        return None
+
+
+class ParameterChecker(ParameterValidator):
+    """Names the parameter in each error and gives jsonschema's short message."""
+
+    @staticmethod
+    def validate_parameter(
+        parameter_type: str, value: Any, param: dict[str, Any], param_name: str | None = None
+    ) -> str | None:
+        name = param["name"]
+        if value is None:
+            if param.get("required"):
+                raise InvalidInput(
+                    f"The {parameter_type} parameter '{name}' is required.",
+                    [{"field": name, "message": "is required"}],
+                )
+            return None
+        validator = Draft4Validator(
+            param.get("schema", param), format_checker=Draft4Validator.FORMAT_CHECKER
+        )
+        errors = list(validator.iter_errors(value))
+        if errors:
+            raise InvalidInput(
+                f"The {parameter_type} parameter '{name}' is invalid: {errors[0].message}",
+                [{"field": name, "message": e.message} for e in errors],
+            )
+        return None
