@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import socket
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from types import FrameType
 
 import uvicorn
 
@@ -73,6 +75,27 @@ def _announce(settings: Settings, host: str, port: int) -> None:
     print("Press Ctrl-C to stop.", flush=True)
 
 
+class _Server(uvicorn.Server):
+    """Announces the address only once it is accepting and handles SIGINT/SIGTERM."""
+
+    def __init__(self, config: uvicorn.Config, announce: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._announce = announce
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        # uvicorn records the signal and raises it again once it has shut down,
+        # which ends the process with -SIGTERM or a KeyboardInterrupt traceback;
+        # a clean stop here exits 0. A second Ctrl-C still forces the exit.
+        if self.should_exit and sig == signal.SIGINT:
+            self.force_exit = True
+        self.should_exit = True
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started:
+            self._announce()
+
+
 def serve(settings: Settings, log_level: str) -> int:
     # Connexion imports Starlette's test client, which warns that it wants
     # httpx2; a server's user has nothing to act on there.
@@ -86,11 +109,10 @@ def serve(settings: Settings, log_level: str) -> int:
         print(f"portal-mock: cannot start: {exc}", file=sys.stderr)
         return EXIT_USAGE
     host, port = sock.getsockname()[:2]
-    _announce(settings, host, port)
     config = uvicorn.Config(app, log_level=log_level, lifespan="on")
     # uvicorn handles SIGINT and SIGTERM itself: it stops accepting, finishes
     # the requests in flight, runs the lifespan shutdown (closing the store).
-    uvicorn.Server(config).run(sockets=[sock])
+    _Server(config, lambda: _announce(settings, host, port)).run(sockets=[sock])
     print("portal-mock stopped.", flush=True)
     return EXIT_OK
 

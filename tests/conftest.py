@@ -1,0 +1,183 @@
+"""Shared fixtures: Hypothesis profiles, an app over an in-memory store, the second validator."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, settings
+from openapi_core import OpenAPI
+from openapi_core.testing import MockRequest, MockResponse
+
+from portal_mock.app import create_app, load_spec
+from portal_mock.fixtures import read_fixtures
+from portal_mock.paths import DEFAULT_FIXTURES, DEFAULT_SPEC
+from portal_mock.settings import Settings
+from portal_mock.store import LinkStore
+
+# A quick, reproducible profile for CI and a thorough one behind `tox -e thorough`.
+settings.register_profile(
+    "ci",
+    max_examples=40,
+    derandomize=True,
+    deadline=None,
+    print_blob=True,
+    # The app fixtures are built once per test, not per example, on purpose:
+    # each property test resets the store itself.
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+settings.register_profile(
+    "thorough",
+    max_examples=1000,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+API_KEY = "dev-key"
+AUTH = {"X-API-Key": API_KEY}
+BASE = "/workorder-portal-links"
+WORKORDER = "507f1f77bcf86cd799439012"
+
+
+@pytest.fixture(scope="session")
+def spec() -> dict[str, Any]:
+    return load_spec(DEFAULT_SPEC)
+
+
+@pytest.fixture(scope="session")
+def sample_links() -> list[dict[str, Any]]:
+    return read_fixtures(DEFAULT_FIXTURES)
+
+
+@pytest.fixture
+def store() -> Iterator[LinkStore]:
+    link_store = LinkStore()
+    yield link_store
+    link_store.close()
+
+
+@pytest.fixture
+def app_settings() -> Settings:
+    return Settings(db=None, fixtures=None)
+
+
+@pytest.fixture
+def client(app_settings: Settings, store: LinkStore) -> Iterator[Any]:
+    """Connexion's test client over an empty in-memory store, lifespan running."""
+    app = create_app(app_settings, store=store)
+    with app.test_client(headers=AUTH) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def create(client: Any) -> Callable[..., dict[str, Any]]:
+    """Create a link through the API and return its ``data``."""
+
+    def make(**fields: Any) -> dict[str, Any]:
+        response = client.post(BASE, json={"workorder": WORKORDER, **fields})
+        assert response.status_code == 201, response.text
+        data: dict[str, Any] = response.json()["data"]
+        return data
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def openapi_core_spec(spec: dict[str, Any]) -> OpenAPI:
+    return OpenAPI.from_dict(spec)
+
+
+@pytest.fixture
+def conforms(openapi_core_spec: OpenAPI) -> Callable[[Any], None]:
+    """Check a test-client response with openapi-core, a validator independent of Connexion."""
+
+    def check(response: Any) -> None:
+        sent = response.request
+        request = MockRequest(
+            "http://localhost:8080",
+            sent.method,
+            sent.url.path,
+            args=dict(sent.url.params.multi_items()),
+            headers=dict(sent.headers),
+            data=sent.content,
+            content_type=sent.headers.get("content-type", "application/json"),
+        )
+        reply = MockResponse(
+            response.content,
+            status_code=response.status_code,
+            headers=dict(response.headers),
+            content_type=response.headers.get("content-type", ""),
+        )
+        openapi_core_spec.validate_response(request, reply)
+
+    return check
+
+
+class RunningServer:
+    """A ``portal-mock serve`` process on a free port of 127.0.0.1."""
+
+    def __init__(self, args: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
+        command = [sys.executable, "-m", "portal_mock", "serve", "--port", "0", *args]
+        self.process = subprocess.Popen(
+            command,
+            cwd=cwd,
+            env={**os.environ, **(env or {})},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.banner: list[str] = []
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.banner.append(line.rstrip("\n"))
+            found = re.search(r"listening on (http://\S+)", line)
+            if found:
+                self.url = found.group(1)
+                break
+        else:
+            self.process.wait(timeout=10)
+            raise RuntimeError("server did not start:\n" + "\n".join(self.banner))
+        for line in self.process.stdout:
+            self.banner.append(line.rstrip("\n"))
+            if line.startswith("Press Ctrl-C"):
+                break
+
+    def stop(self, sig: int = signal.SIGTERM) -> tuple[int, str]:
+        """Send ``sig``, wait for the exit, return the exit code and the rest of the output."""
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        rest, _ = self.process.communicate(timeout=30)
+        return self.process.returncode, rest
+
+
+@pytest.fixture
+def run_server(tmp_path: Path) -> Iterator[Callable[..., RunningServer]]:
+    """Start real servers; every one still running at the end is stopped by its PID."""
+    started: list[RunningServer] = []
+
+    def start(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> RunningServer:
+        server = RunningServer(list(args), cwd or tmp_path, env)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        if server.process.poll() is None:
+            server.process.kill()
+            server.process.wait(timeout=10)
+
+
+def links_in(path: Path) -> list[dict[str, Any]]:
+    """The links a TinyDB file holds, read straight from the JSON."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return list(data.get("links", {}).values())
