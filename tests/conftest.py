@@ -165,7 +165,9 @@ def run_server(tmp_path: Path) -> Iterator[Callable[..., RunningServer]]:
     """Start real servers; every one still running at the end is stopped by its PID."""
     started: list[RunningServer] = []
 
-    def start(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> RunningServer:
+    def start(
+        *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+    ) -> RunningServer:
         server = RunningServer(list(args), cwd or tmp_path, env)
         started.append(server)
         return server

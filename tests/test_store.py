@@ -1,0 +1,117 @@
+"""The store: ids, timestamps, persistence in its TinyDB file, and the query helpers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from conftest import WORKORDER
+
+from portal_mock.ids import ObjectIdFactory
+from portal_mock.querying import LinkQuery, paginate, parse_datetime, sort_links
+from portal_mock.store import LinkStore
+
+
+def new_link(store: LinkStore, **fields: object) -> dict[str, object]:
+    return store.create({"workorder": WORKORDER, "is_active": True, **fields})
+
+
+def test_ids_are_24_hex_and_grow_in_creation_order(store: LinkStore) -> None:
+    ids = [new_link(store)["_id"] for _ in range(50)]
+    assert all(len(i) == 24 and int(i, 16) >= 0 for i in ids)
+    assert ids == sorted(ids)
+    assert len(set(ids)) == 50
+
+
+def test_id_factory_never_goes_below_an_id_it_has_seen() -> None:
+    far_future = "ffffffff0000000000000000"
+    factory = ObjectIdFactory(last=far_future)
+    assert factory.new() > far_future
+    factory.observe("fffffffff000000000000000")
+    assert factory.new() > "fffffffff000000000000000"
+
+
+def test_the_newest_id_is_not_reused_after_delete_and_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "db.json"
+    first = LinkStore(path)
+    newest = new_link(first)["_id"]
+    assert first.delete(newest)
+    first.close()
+    reopened = LinkStore(path)
+    assert new_link(reopened)["_id"] > newest
+    reopened.close()
+
+
+def test_writes_are_in_the_file_when_the_call_returns(tmp_path: Path) -> None:
+    path = tmp_path / "db.json"
+    store = LinkStore(path)
+    link = new_link(store, link_type="secure")
+    on_disk = json.loads(path.read_text())["links"].values()
+    assert [stored["_id"] for stored in on_disk] == [link["_id"]]
+    store.close()
+
+
+def test_update_moves_updated_at_only_when_a_value_changes(store: LinkStore) -> None:
+    link = new_link(store)
+    same = store.update(link["_id"], {"is_active": True})
+    changed = store.update(link["_id"], {"is_active": False})
+    assert same == link
+    assert changed is not None
+    assert changed["is_active"] is False
+    assert changed["updated_at"] >= link["updated_at"]
+    assert changed["created_at"] == link["created_at"]
+
+
+def test_unknown_ids_are_reported_not_raised(store: LinkStore) -> None:
+    unknown = "0123456789abcdef01234567"
+    assert store.get(unknown) is None
+    assert store.update(unknown, {"is_active": False}) is None
+    assert store.delete(unknown) is False
+
+
+def test_returned_links_are_copies_that_cannot_change_the_store(store: LinkStore) -> None:
+    link = new_link(store, metadata={"site": "north"})
+    link["metadata"]["site"] = "changed"
+    fetched = store.get(link["_id"])
+    assert fetched is not None
+    assert fetched["metadata"] == {"site": "north"}
+
+
+def test_reset_replaces_every_link_and_keeps_their_ids(
+    store: LinkStore, sample_links: list
+) -> None:
+    new_link(store)
+    store.reset(sample_links)
+    found, paging = store.search(LinkQuery(per_page=100))
+    assert paging["total"] == len(sample_links)
+    assert {link["_id"] for link in found} == {link["_id"] for link in sample_links}
+    assert new_link(store)["_id"] > max(link["_id"] for link in sample_links)
+
+
+def test_sort_puts_links_without_expiry_first_and_reverse_mirrors(sample_links: list) -> None:
+    ascending = sort_links(sample_links, "expiry_date")
+    descending = sort_links(sample_links, "-expiry_date")
+    assert ascending[0]["expiry_date"] is None
+    assert descending == list(reversed(ascending))
+
+
+def test_sort_by_several_fields_orders_by_each_in_turn(sample_links: list) -> None:
+    ordered = sort_links(sample_links, "-is_active,link_type")
+    keys = [(not link["is_active"], link["link_type"], link["_id"]) for link in ordered]
+    assert keys == sorted(keys)
+
+
+def test_paginate_reports_totals_for_pages_inside_and_past_the_end() -> None:
+    items = [{"n": n} for n in range(7)]
+    assert paginate(items, 2, 3) == (
+        items[3:6],
+        {"page": 2, "per_page": 3, "total": 7, "total_pages": 3},
+    )
+    assert paginate(items, 9, 3)[0] == []
+    assert paginate([], 1, 25)[1]["total_pages"] == 0
+
+
+def test_parse_datetime_reads_rfc3339_variants() -> None:
+    assert parse_datetime("2026-01-02t03:04:05z") == parse_datetime("2026-01-02T03:04:05+00:00")
+    assert parse_datetime("2016-12-31T23:59:60Z").second == 59
+    assert parse_datetime("2026-01-02T05:04:05+02:00") == parse_datetime("2026-01-02T03:04:05Z")
