@@ -18,8 +18,17 @@ from starlette.types import Scope
 from portal_mock.errors import InvalidInput, MalformedBody
 
 
-def _field(error: ValidationError) -> str:
-    return ".".join(str(part) for part in error.absolute_path)
+def _details(error: ValidationError) -> list[dict[str, str]]:
+    """One detail per offending field; a missing or unknown property is named itself."""
+    path = [str(part) for part in error.absolute_path]
+    names: list[str] = []
+    if error.validator == "required" and isinstance(error.instance, dict):
+        names = [name for name in error.validator_value if name not in error.instance]
+    elif error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        names = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+    if not names:
+        return [{"field": ".".join(path), "message": error.message}]
+    return [{"field": ".".join([*path, name]), "message": error.message} for name in names]
 
 
 def _with_defaults(validator_class: Any) -> Any:
@@ -74,13 +83,28 @@ class BodyValidator(DefaultsJSONRequestBodyValidator):
         if errors:
             raise InvalidInput(
                 "The request body does not match the schema.",
-                [{"field": _field(e), "message": e.message} for e in errors],
+                [detail for error in errors for detail in _details(error)],
             )
         return None
 
 
 class ParameterChecker(ParameterValidator):
     """Names the parameter in each error and gives jsonschema's short message."""
+
+    def validate_query_parameter_list(
+        self, request: Any, security_params: list[str] | None = None
+    ) -> set[str]:
+        extra: set[str] = super().validate_query_parameter_list(request, security_params)
+        if extra:
+            names = sorted(extra)
+            raise InvalidInput(
+                f"Unknown query parameter(s): {', '.join(names)}.",
+                [
+                    {"field": name, "message": "is not a parameter of this operation"}
+                    for name in names
+                ],
+            )
+        return extra
 
     @staticmethod
     def validate_parameter(
