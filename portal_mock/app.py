@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException
 from portal_mock import errors
 from portal_mock.auth import api_key_handler
 from portal_mock.body_limit import BodyLimitMiddleware
-from portal_mock.fixtures import load_fixtures
+from portal_mock.fixtures import read_fixtures
 from portal_mock.settings import Settings
 from portal_mock.store import LinkStore
 from portal_mock.validation import BodyValidator, ParameterChecker
@@ -69,22 +69,20 @@ def method_table(spec: dict[str, Any]) -> Callable[[str], list[str]]:
 def create_app(settings: Settings, store: LinkStore | None = None) -> AsyncApp:
     """Build the mock for ``settings``; a given ``store`` is used as it is and left open."""
     owned = store is None
-    link_store = store if store is not None else LinkStore(settings.db)
-    if owned and settings.fixtures is not None and link_store.count() == 0:
-        load_fixtures(link_store, settings.fixtures)
+    link_store: LinkStore | None = store
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Any) -> AsyncIterator[dict[str, Any]]:
         yield {"store": link_store}
-        if owned:
+        if owned and link_store is not None:
             link_store.close()
 
+    spec = load_spec(settings.spec)
     app = AsyncApp(
         __name__,
         lifespan=lifespan,
         security_map={"apiKey": api_key_handler(settings.accepted_keys)},
     )
-    spec = load_spec(settings.spec)
     app.add_api(
         spec,
         resolver=HandlerResolver(),
@@ -103,4 +101,11 @@ def create_app(settings: Settings, store: LinkStore | None = None) -> AsyncApp:
     app.add_error_handler(ProblemException, errors.problem_handler)
     app.add_error_handler(HTTPException, errors.http_exception_handler(method_table(spec)))
     app.add_error_handler(Exception, errors.unexpected_error_handler)
+    # The store is opened last: a spec or fixtures file that fails to load
+    # leaves no store file open behind it.
+    if owned:
+        samples = read_fixtures(settings.fixtures) if settings.fixtures else None
+        link_store = LinkStore(settings.db)
+        if samples is not None and link_store.count() == 0:
+            link_store.reset(samples)
     return app

@@ -103,9 +103,16 @@ def serve(settings: Settings, log_level: str) -> int:
     from portal_mock.app import create_app
 
     try:
-        app = create_app(settings)
         sock = socket.create_server((settings.host, settings.port))
-    except Exception as exc:  # noqa: BLE001 - any start-up failure (YAML, spec, store, port) is one line and exit 2
+    except OSError as exc:
+        print(
+            f"portal-mock: cannot listen on {settings.host}:{settings.port}: {exc}", file=sys.stderr
+        )
+        return EXIT_USAGE
+    try:
+        app = create_app(settings)
+    except Exception as exc:  # noqa: BLE001 - any start-up failure (YAML, spec, fixtures, store) is one line and exit 2
+        sock.close()
         print(f"portal-mock: cannot start: {exc}", file=sys.stderr)
         return EXIT_USAGE
     host, port = sock.getsockname()[:2]

@@ -76,7 +76,10 @@ def build_settings(flags: Mapping[str, Any], environ: Mapping[str, str]) -> Sett
 
 
 def _port(value: Any) -> int:
-    port = int(value)
+    try:
+        port = int(value)
+    except ValueError:
+        raise ValueError(f"port {value!r} is not a number") from None
     if not 0 <= port <= 65535:
         raise ValueError(f"port {port} is not between 0 and 65535")
     return port
