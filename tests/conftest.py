@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -124,7 +125,13 @@ def conforms(openapi_core_spec: OpenAPI) -> Callable[[Any], None]:
 
 
 class RunningServer:
-    """A ``portal-mock serve`` process on a free port of 127.0.0.1."""
+    """A ``portal-mock serve`` process on a free port of 127.0.0.1.
+
+    A thread reads its output from the start, so a chatty server never blocks
+    on a full pipe and a server that never comes up fails the test in time.
+    """
+
+    START_TIMEOUT = 60
 
     def __init__(self, args: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
         command = [sys.executable, "-m", "portal_mock", "serve", "--port", "0", *args]
@@ -137,27 +144,44 @@ class RunningServer:
             text=True,
         )
         self.banner: list[str] = []
+        self._rest: list[str] = []
+        self._ready = threading.Event()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        if not self._ready.wait(self.START_TIMEOUT) or not self.banner[-1].startswith("Press"):
+            self.close()
+            raise RuntimeError("server did not start:\n" + "\n".join(self.banner + self._rest))
+        found = re.search(r"listening on (http://\S+)", "\n".join(self.banner))
+        assert found, self.banner
+        self.url = found.group(1)
+
+    def _read(self) -> None:
         assert self.process.stdout is not None
         for line in self.process.stdout:
-            self.banner.append(line.rstrip("\n"))
-            found = re.search(r"listening on (http://\S+)", line)
-            if found:
-                self.url = found.group(1)
-                break
-        else:
-            self.process.wait(timeout=10)
-            raise RuntimeError("server did not start:\n" + "\n".join(self.banner))
-        for line in self.process.stdout:
+            if self._ready.is_set():
+                self._rest.append(line)
+                continue
             self.banner.append(line.rstrip("\n"))
             if line.startswith("Press Ctrl-C"):
-                break
+                self._ready.set()
+        self._ready.set()
 
     def stop(self, sig: int = signal.SIGTERM) -> tuple[int, str]:
-        """Send ``sig``, wait for the exit, return the exit code and the rest of the output."""
+        """Send ``sig``, wait for the exit, return the exit code and the output after the banner."""
         if self.process.poll() is None:
             self.process.send_signal(sig)
-        rest, _ = self.process.communicate(timeout=30)
-        return self.process.returncode, rest
+        code = self.process.wait(timeout=30)
+        self.close()
+        return code, "".join(self._rest)
+
+    def close(self) -> None:
+        """Kill the process if it still runs and release its pipe."""
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(timeout=10)
+        self._reader.join(timeout=10)  # it ends at the pipe's EOF, before the pipe is closed
+        if self.process.stdout is not None:
+            self.process.stdout.close()
 
 
 @pytest.fixture
@@ -174,9 +198,7 @@ def run_server(tmp_path: Path) -> Iterator[Callable[..., RunningServer]]:
 
     yield start
     for server in started:
-        if server.process.poll() is None:
-            server.process.kill()
-            server.process.wait(timeout=10)
+        server.close()
 
 
 def links_in(path: Path) -> list[dict[str, Any]]:
