@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ from conftest import API_KEY
 
 @pytest.mark.slow
 def test_schemathesis_run_against_the_running_server_finds_nothing(
-    run_server: Callable[..., Any],
+    run_server: Callable[..., Any], tmp_path: Path
 ) -> None:
     server = run_server("--db", "db.json", "--log-level", "warning")
     command = [
@@ -25,7 +26,9 @@ def test_schemathesis_run_against_the_running_server_finds_nothing(
         "--seed", "20261128",
         "--workers", "1",  # CPython 3.11.7 can fail with more (gh-106905)
     ]  # fmt: skip
-    result = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+    result = subprocess.run(
+        command, cwd=tmp_path, capture_output=True, text=True, timeout=600, check=False
+    )
     summary = result.stdout[-3000:]
     assert result.returncode == 0, summary
     for phase in ("Examples", "Coverage", "Fuzzing", "Stateful"):
