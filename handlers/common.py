@@ -18,8 +18,8 @@ def store() -> LinkStore:
     return found
 
 
-def ok(data: Any, status: int = 200, **extra: Any) -> Response:
-    return {"success": True, "data": data, **extra}, status
+def ok(data: Any, **extra: Any) -> Response:
+    return {"success": True, "data": data, **extra}, 200
 
 
 def not_found(link_id: str) -> Response:
