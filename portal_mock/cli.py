@@ -10,6 +10,7 @@ import os
 import signal
 import socket
 import sys
+import time
 import warnings
 from collections.abc import Callable, Sequence
 from types import FrameType
@@ -81,13 +82,18 @@ class _Server(uvicorn.Server):
     def __init__(self, config: uvicorn.Config, announce: Callable[[], None]) -> None:
         super().__init__(config)
         self._announce = announce
+        self._stopping_since = 0.0
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         # uvicorn records the signal and raises it again once it has shut down,
         # which ends the process with -SIGTERM or a KeyboardInterrupt traceback;
-        # a clean stop here exits 0. A second Ctrl-C still forces the exit.
-        if self.should_exit and sig == signal.SIGINT:
+        # a clean stop here exits 0. A second Ctrl-C forces the exit, unless it
+        # is the same keypress delivered twice (the terminal's and tox's copy).
+        now = time.monotonic()
+        if self.should_exit and sig == signal.SIGINT and now - self._stopping_since > 0.5:
             self.force_exit = True
+        if not self.should_exit:
+            self._stopping_since = now
         self.should_exit = True
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:

@@ -184,6 +184,18 @@ def test_signal_stops_the_server_cleanly_with_exit_code_0(run_server: Start, sig
     assert "Traceback" not in output
 
 
+def test_one_ctrl_c_delivered_twice_still_shuts_down_gracefully(run_server: Start) -> None:
+    # A terminal sends Ctrl-C to the whole process group, and tox forwards its
+    # own copy: two SIGINTs at once must not force an abrupt exit.
+    server = run_server("--no-fixtures")
+    server.process.send_signal(signal.SIGINT)
+    server.process.send_signal(signal.SIGINT)
+    code, output = server.stop()
+    assert code == 0, output
+    assert "Application shutdown complete" in output
+    assert "Traceback" not in output
+
+
 def write_some_links(
     server: RunningServer, example: dict[str, Any]
 ) -> tuple[dict[str, dict[str, Any]], str]:
