@@ -22,7 +22,7 @@ from portal_mock.auth import api_key_handler
 from portal_mock.body_limit import BodyLimitMiddleware
 from portal_mock.fixtures import read_fixtures
 from portal_mock.settings import Settings
-from portal_mock.store import LinkStore
+from portal_mock.store import LinkStore, StoreWriteFailed
 from portal_mock.validation import BodyValidator, ParameterChecker
 
 HANDLER_PACKAGE = "handlers.links"
@@ -100,6 +100,7 @@ def create_app(settings: Settings, store: LinkStore | None = None) -> AsyncApp:
     )
     app.add_error_handler(ProblemException, errors.problem_handler)
     app.add_error_handler(HTTPException, errors.http_exception_handler(method_table(spec)))
+    app.add_error_handler(StoreWriteFailed, errors.storage_error_handler)
     app.add_error_handler(Exception, errors.unexpected_error_handler)
     # The store is opened last: a spec or fixtures file that fails to load
     # leaves no store file open behind it.

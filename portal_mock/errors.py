@@ -8,6 +8,7 @@ Exception tree (Connexion's own classes marked *)::
     │   └── MalformedBody             -> 400 malformed_body (not UTF-8, not JSON)
     └── PayloadTooLarge               -> 413 payload_too_large
     starlette HTTPException           -> 404 / 405 from routing
+    StoreWriteFailed                  -> 503 storage_unavailable, nothing acknowledged
     any other Exception               -> 500 internal_error, never a stack trace
 """
 
@@ -33,6 +34,7 @@ CODES = {
     413: "payload_too_large",
     415: "unsupported_media_type",
     500: "internal_error",
+    503: "storage_unavailable",
 }
 MESSAGES = {
     400: "The request does not match the API schema.",
@@ -42,6 +44,7 @@ MESSAGES = {
     413: "The request body is too large.",
     415: "The request body must be application/json.",
     500: "The server failed to handle the request.",
+    503: "The change could not be saved (the disk is full or read-only); nothing was changed.",
 }
 
 
@@ -128,6 +131,11 @@ def http_exception_handler(
         return error_response(exc.status_code, message, headers=headers)
 
     return handle
+
+
+def storage_error_handler(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    logger.error("write refused: %s", exc)
+    return error_response(503, MESSAGES[503], [{"field": "", "message": str(exc)}])
 
 
 def unexpected_error_handler(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:

@@ -19,6 +19,11 @@ class ObjectIdFactory:
         self._process = secrets.randbits(40)
         self._counter = secrets.randbits(24)
 
+    @property
+    def last(self) -> str | None:
+        """The greatest id issued or seen, the one a reopened store must stay above."""
+        return f"{self._last:024x}" if self._last else None
+
     def observe(self, existing: str) -> None:
         """Never issue an id at or below one already in use."""
         self._last = max(self._last, int(existing, 16))

@@ -224,8 +224,11 @@ def test_every_acknowledged_write_survives_a_rerun_server(
     first = run_server("--db", str(db), "--no-fixtures")
     expected, gone = write_some_links(first, create_example["example"])
     first.stop(sig)
-    by_id = sorted(links_in(db), key=lambda link: link["_id"])
-    assert by_id == sorted(expected.values(), key=lambda link: link["_id"])
+    if sig == signal.SIGTERM:
+        # A clean stop folds the journal into the snapshot; after a kill the
+        # journal beside it still holds the latest writes.
+        by_id = sorted(links_in(db), key=lambda link: link["_id"])
+        assert by_id == sorted(expected.values(), key=lambda link: link["_id"])
     second = run_server("--db", str(db), "--no-fixtures")
     with api(second) as client:
         for link_id, before in expected.items():

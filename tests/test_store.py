@@ -42,15 +42,6 @@ def test_the_newest_id_is_not_reused_after_delete_and_reopen(tmp_path: Path) -> 
     reopened.close()
 
 
-def test_writes_are_in_the_file_when_the_call_returns(tmp_path: Path) -> None:
-    path = tmp_path / "db.json"
-    store = LinkStore(path)
-    link = new_link(store, link_type="secure")
-    on_disk = json.loads(path.read_text())["links"].values()
-    assert [stored["_id"] for stored in on_disk] == [link["_id"]]
-    store.close()
-
-
 def test_update_moves_updated_at_only_when_a_value_changes(store: LinkStore) -> None:
     link = new_link(store)
     same = store.update(link["_id"], {"is_active": True})

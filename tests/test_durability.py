@@ -1,0 +1,192 @@
+"""The store on disk: acknowledged writes survive, torn records are dropped, one process only."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import AUTH, BASE, WORKORDER
+from tinydb import TinyDB
+
+from portal_mock import journal
+from portal_mock import store as store_module
+from portal_mock.app import create_app
+from portal_mock.querying import LinkQuery
+from portal_mock.settings import Settings
+from portal_mock.store import LinkStore, StoreLocked, StoreWriteFailed
+
+
+def new_link(store: LinkStore, n: int = 0) -> dict[str, Any]:
+    fields = {"workorder": WORKORDER, "is_active": True, "company_namespace": [f"ns{n % 3}"]}
+    return store.create({**fields, "metadata": {"n": n}})
+
+
+def all_links(store: LinkStore) -> dict[str, dict[str, Any]]:
+    found, _ = store.search(LinkQuery(per_page=100_000))
+    return {link["_id"]: link for link in found}
+
+
+def crash_image(db: Path, into: Path) -> Path:
+    """Copy the store's files as a crash at this instant would leave them (no close)."""
+    into.mkdir()
+    for name in (db.name, db.name + ".journal"):
+        if (db.parent / name).exists():
+            shutil.copy(db.parent / name, into / name)
+    return into / db.name
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "store" / "db.json"
+
+
+def test_a_write_is_on_disk_when_the_call_returns(db: Path, tmp_path: Path) -> None:
+    live = LinkStore(db)
+    written = [new_link(live, n) for n in range(5)]
+    live.delete(written[0]["_id"])
+    changed = live.update(written[1]["_id"], {"is_active": False})
+    recovered = LinkStore(crash_image(db, tmp_path / "crash"))
+    expected = {link["_id"]: link for link in [changed, *written[2:]]}
+    assert all_links(recovered) == expected
+    recovered.close()
+    live.close()
+
+
+def test_a_torn_last_record_is_dropped_and_nothing_before_it(
+    db: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    live = LinkStore(db)
+    kept = [new_link(live, n) for n in range(3)]
+    image = crash_image(db, tmp_path / "crash")
+    with open(f"{image}.journal", "ab") as handle:
+        handle.write(journal.encode({"put": {**kept[0], "_id": "f" * 24}})[:-9])
+    with caplog.at_level(logging.WARNING):
+        recovered = LinkStore(image)
+    assert "torn last record" in caplog.text
+    assert set(all_links(recovered)) == {link["_id"] for link in kept}
+    after = new_link(recovered, 9)
+    recovered.close()
+    reopened = LinkStore(image)
+    assert set(all_links(reopened)) == {link["_id"] for link in [*kept, after]}
+    reopened.close()
+    live.close()
+
+
+def test_a_damaged_record_is_reported_and_the_rest_replayed(
+    db: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    live = LinkStore(db)
+    links = [new_link(live, n) for n in range(3)]
+    image = crash_image(db, tmp_path / "crash")
+    lines = Path(f"{image}.journal").read_bytes().splitlines(keepends=True)
+    lines[1] = lines[1].replace(b'"n":1', b'"n":7')  # the checksum no longer matches
+    Path(f"{image}.journal").write_bytes(b"".join(lines))
+    with caplog.at_level(logging.WARNING):
+        recovered = LinkStore(image)
+    assert "damaged record on line 2" in caplog.text
+    assert set(all_links(recovered)) == {links[0]["_id"], links[2]["_id"]}
+    recovered.close()
+    live.close()
+
+
+def test_a_second_store_on_the_same_file_is_refused_at_once(db: Path) -> None:
+    first = LinkStore(db)
+    with pytest.raises(StoreLocked, match="in use by another portal-mock process"):
+        LinkStore(db)
+    first.close()
+    LinkStore(db).close()
+
+
+def test_leftover_temporary_snapshots_are_removed_at_start(db: Path) -> None:
+    db.parent.mkdir(parents=True)
+    leftover = db.parent / ".portal-mock-snapshot-abc123"
+    leftover.write_text('{"links": {')
+    LinkStore(db).close()
+    assert not leftover.exists()
+
+
+def test_a_closed_store_is_one_snapshot_plain_tinydb_can_read(db: Path) -> None:
+    store = LinkStore(db)
+    links = [new_link(store, n) for n in range(4)]
+    store.delete(links[0]["_id"])
+    store.close()
+    assert Path(f"{db}.journal").stat().st_size == 0
+    plain = TinyDB(db)
+    assert [dict(doc) for doc in plain.table("links").all()] == links[1:]
+    plain.close()
+
+
+def test_compaction_replaces_the_snapshot_and_loses_nothing(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store_module, "MIN_COMPACT_BYTES", 2048)
+    store = LinkStore(db)
+    links = [new_link(store, n) for n in range(60)]
+    for link in links[::3]:
+        store.delete(link["_id"])
+    before = all_links(store)
+    assert Path(f"{db}.journal").stat().st_size < db.stat().st_size
+    store.close()
+    reopened = LinkStore(db)
+    assert all_links(reopened) == before
+    reopened.close()
+
+
+def failing_write(fd: int, data: bytes) -> int:
+    """A disk that takes a few bytes of a record, then is full."""
+    os.write(fd, data[:5])
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_a_full_disk_refuses_the_write_and_changes_nothing(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = LinkStore(db)
+    kept = new_link(store)
+    size = Path(f"{db}.journal").stat().st_size
+    monkeypatch.setattr(journal, "_write", failing_write)
+    with pytest.raises(StoreWriteFailed, match="No space left"):
+        new_link(store, 1)
+    with pytest.raises(StoreWriteFailed):
+        store.delete(kept["_id"])
+    assert all_links(store) == {kept["_id"]: kept}
+    assert Path(f"{db}.journal").stat().st_size == size
+    monkeypatch.undo()
+    later = new_link(store, 2)
+    store.close()
+    reopened = LinkStore(db)
+    assert set(all_links(reopened)) == {kept["_id"], later["_id"]}
+    reopened.close()
+
+
+def test_a_full_disk_answers_503_in_the_envelope(
+    db: Path, monkeypatch: pytest.MonkeyPatch, conforms: Any
+) -> None:
+    store = LinkStore(db)
+    app = create_app(Settings(db=None, fixtures=None), store=store)
+    with app.test_client(headers=AUTH) as client:
+        monkeypatch.setattr(journal, "_write", failing_write)
+        response = client.post(BASE, json={"workorder": WORKORDER})
+        assert response.status_code == 503
+        conforms(response)
+        assert response.json()["error"]["code"] == "storage_unavailable"
+        assert client.get(BASE).json()["paging"]["total"] == 0
+    store.close()
+
+
+def test_serve_on_a_store_in_use_exits_2_naming_the_lock(
+    db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from portal_mock.cli import main
+
+    holder = LinkStore(db)
+    assert main(["serve", "--db", str(db), "--port", "0", "--no-fixtures"]) == 2
+    error = capsys.readouterr().err
+    assert "in use by another portal-mock process" in error
+    assert "Traceback" not in error
+    holder.close()
