@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 Link = dict[str, Any]
 
-DATE_FIELDS = frozenset({"expiry_date", "created_at", "updated_at"})
+# expiry_date comes from clients in any RFC 3339 form, so it is compared as
+# a time; created_at and updated_at are always written by the store in one
+# UTC form, where the text order is the time order.
+PARSED_DATE_FIELDS = frozenset({"expiry_date"})
 DEFAULT_SORT = "-created_at"
 
 
@@ -50,12 +54,15 @@ def parse_datetime(value: str) -> datetime:
         return datetime.fromisoformat(text.replace(":60", ":59", 1))
 
 
-def _sort_value(link: Link, name: str) -> tuple[int, Any]:
-    value = link[name]
-    if value is None:
-        # A link without expiry_date sorts before any link that has one.
-        return (0, 0)
-    return (1, parse_datetime(value) if name in DATE_FIELDS else value)
+def _expiry_key(link: Link) -> tuple[int, Any]:
+    value = link["expiry_date"]
+    # A link without expiry_date sorts before any link that has one.
+    return (0, 0) if value is None else (1, parse_datetime(value))
+
+
+def _key(name: str) -> Callable[[Link], Any]:
+    # Every other sortable field is never null and compares as stored.
+    return _expiry_key if name in PARSED_DATE_FIELDS else itemgetter(name)
 
 
 def sort_links(links: Iterable[Link], sort: str) -> list[Link]:
@@ -66,9 +73,9 @@ def sort_links(links: Iterable[Link], sort: str) -> list[Link]:
     direction of the last field, so an order and its reverse mirror exactly.
     """
     keys = [(part.lstrip("-"), part.startswith("-")) for part in sort.split(",")]
-    ordered = sorted(links, key=lambda link: link["_id"], reverse=keys[-1][1])
+    ordered = sorted(links, key=itemgetter("_id"), reverse=keys[-1][1])
     for name, descending in reversed(keys):
-        ordered.sort(key=lambda link: _sort_value(link, name), reverse=descending)
+        ordered.sort(key=_key(name), reverse=descending)
     return ordered
 
 

@@ -171,7 +171,9 @@ class LinkStore:
     def search(self, query: LinkQuery) -> tuple[list[Link], dict[str, int]]:
         with self._lock:
             found = [self._links[i] for i in self._candidates(query)]
-            found = [link for link in found if query.matches(link)]
+            if query.is_active is not None or query.link_type is not None:
+                # The indexes answer the other filters exactly.
+                found = [link for link in found if query.matches(link)]
             page, paging = paginate(sort_links(found, query.sort), query.page, query.per_page)
             return copy.deepcopy(page), paging
 
