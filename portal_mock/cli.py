@@ -1,6 +1,7 @@
 """The ``portal-mock`` command.
 
-Exit codes: 0 ok, 1 findings (reserved for test commands), 2 usage or environment error.
+Exit codes: 0 ok, 1 findings (``contract`` found violations), 2 usage or environment error
+(``contract``: also a target it cannot reach); ``contract`` interrupted by Ctrl-C: 130.
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ import socket
 import sys
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import FrameType
+from typing import Any
 
 import uvicorn
 
 from portal_mock import __version__
+from portal_mock.contract.settings import DEFAULT_MAX_EXAMPLES, build_contract_settings
 from portal_mock.settings import DEV_KEY, Settings, build_settings
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
@@ -60,7 +63,56 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
     )
+    _contract_parser(commands)
     return parser
+
+
+def _contract_parser(commands: Any) -> None:
+    contract = commands.add_parser(
+        "contract",
+        help="test a deployment (or the built-in mock) against the spec",
+        description=(
+            "Run Schemathesis (every phase, every check) plus this API's own contract checks "
+            "against URL, or against the built-in mock when no URL is given. Every flag can "
+            "also be set as PORTAL_MOCK_CONTRACT_<FLAG>. Exit 0: no violations, 1: violations "
+            "found, 2: usage error or target unreachable."
+        ),
+    )
+    contract.add_argument("--url", help="base URL of the deployment [the built-in mock]")
+    contract.add_argument("--api-key", metavar="KEY", help=f"sent as X-API-Key [{DEV_KEY}]")
+    contract.add_argument("--spec", metavar="FILE", help="OpenAPI document [the bundled spec]")
+    contract.add_argument("--max-time", metavar="SECONDS", help="stop after this long [no limit]")
+    contract.add_argument(
+        "--workers", metavar="N", help="concurrent Schemathesis workers [1; see README]"
+    )
+    contract.add_argument("--report", metavar="junit,har,vcr", help="reports to write [none]")
+    contract.add_argument("--report-dir", metavar="DIR", help="where reports go [./reports]")
+    contract.add_argument("--seed", metavar="N", help="seed for reproducible cases [random]")
+    contract.add_argument(
+        "--max-examples",
+        metavar="N",
+        help=f"examples per operation and phase [{DEFAULT_MAX_EXAMPLES}]",
+    )
+    contract.add_argument(
+        "--phases", metavar="LIST", help="comma list of examples,coverage,fuzzing,stateful [all]"
+    )
+    contract.add_argument(
+        "--operation",
+        metavar="OPERATION_ID",
+        action="append",
+        help="test only this operation, repeatable [all]",
+    )
+
+
+def contract(flags: dict[str, Any], environ: Mapping[str, str]) -> int:
+    try:
+        settings = build_contract_settings(flags, environ)
+    except ValueError as exc:
+        print(f"portal-mock contract: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    from portal_mock.contract.runner import run_contract
+
+    return run_contract(settings)
 
 
 def _announce(settings: Settings, host: str, port: int) -> None:
@@ -136,6 +188,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return EXIT_OK if exc.code == 0 else EXIT_USAGE
+    if args.command == "contract":
+        return contract(vars(args), os.environ)
     try:
         settings = build_settings(vars(args), os.environ)
     except ValueError as exc:

@@ -205,3 +205,17 @@ def links_in(path: Path) -> list[dict[str, Any]]:
     """The links a TinyDB file holds, read straight from the JSON."""
     data = json.loads(path.read_text(encoding="utf-8"))
     return list(data.get("links", {}).values())
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say how many of the deliberately broken mocks ``portal-mock contract`` caught."""
+    outcomes = [
+        report.outcome
+        for key in ("passed", "failed")
+        for report in terminalreporter.stats.get(key, [])
+        if report.when == "call"
+        and "test_each_broken_variant_is_reported_by_its_check" in report.nodeid
+    ]
+    if outcomes:
+        caught = outcomes.count("passed")
+        terminalreporter.write_line(f"broken variants: caught {caught} of {len(outcomes)}")

@@ -1,0 +1,18 @@
+"""``portal-mock contract``: Schemathesis plus this API's own rules, against any deployment.
+
+Layers, each importing only the ones above it::
+
+    settings   what the command was asked to do (flags over PORTAL_MOCK_CONTRACT_*)
+    spec       what the checks read from the OpenAPI document
+    rules      the contract's promises as pure functions over requests and responses
+    probe      the few extra requests a check makes, over the run's own session
+    memory     what this run has seen: each call's context and each link's server fields
+    checks     Schemathesis checks built from the rules
+    summary    the short report: operations, cases, failures by check, failing exchanges
+    hooks      the module Schemathesis loads: registers the checks, the hook and the summary
+    target     the built-in mock on a free port, and the reachability probe
+    runner     writes the Schemathesis config and runs ``st run`` with it
+
+Only ``hooks`` has side effects on import; Schemathesis loads it in the ``st run``
+process that ``runner`` starts, so nothing is registered in the caller's process.
+"""

@@ -1,0 +1,126 @@
+"""What ``portal-mock contract`` is asked to do: flag, then PORTAL_MOCK_CONTRACT_*, then default."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from portal_mock.paths import DEFAULT_SPEC
+from portal_mock.settings import DEV_KEY
+
+ENV_PREFIX = "PORTAL_MOCK_CONTRACT_"
+PHASES = ("examples", "coverage", "fuzzing", "stateful")
+REPORTS = ("junit", "har", "vcr")
+# Sized so that the default run against the built-in mock ends in under two minutes on two cores.
+DEFAULT_MAX_EXAMPLES = 100
+MAX_WORKERS = 64
+
+
+@dataclass(frozen=True)
+class ContractSettings:
+    """Everything one contract run needs; ``url=None`` means the built-in mock."""
+
+    url: str | None = None
+    api_key: str = DEV_KEY
+    spec: Path = DEFAULT_SPEC
+    max_time: int | None = None
+    # CPython 3.11.7 can fail with more than one Schemathesis worker (gh-106905).
+    workers: int = 1
+    reports: tuple[str, ...] = ()
+    report_dir: Path = Path("reports")
+    seed: int | None = None
+    max_examples: int = DEFAULT_MAX_EXAMPLES
+    phases: tuple[str, ...] = PHASES
+    operations: tuple[str, ...] = ()
+
+    @property
+    def built_in(self) -> bool:
+        return self.url is None
+
+
+_FLAGS = {
+    "url": "URL",
+    "api_key": "API_KEY",
+    "spec": "SPEC",
+    "max_time": "MAX_TIME",
+    "workers": "WORKERS",
+    "report": "REPORT",
+    "report_dir": "REPORT_DIR",
+    "seed": "SEED",
+    "max_examples": "MAX_EXAMPLES",
+    "phases": "PHASES",
+    "operation": "OPERATION",
+}
+
+
+def build_contract_settings(
+    flags: Mapping[str, Any], environ: Mapping[str, str]
+) -> ContractSettings:
+    """Merge CLI ``flags`` (None where not given) over ``environ`` over the defaults.
+
+    Raises ValueError, naming the flag, for a value that cannot be used.
+    """
+    merged: dict[str, Any] = {}
+    for flag, env in _FLAGS.items():
+        value = flags.get(flag)
+        merged[flag] = value if value not in (None, []) else (environ.get(ENV_PREFIX + env) or None)
+    defaults = ContractSettings()
+    return ContractSettings(
+        url=_url(merged["url"]) if merged["url"] else None,
+        api_key=merged["api_key"] or defaults.api_key,
+        spec=Path(merged["spec"]) if merged["spec"] else defaults.spec,
+        max_time=_optional(merged["max_time"], "--max-time", 1, None),
+        workers=_bounded(merged["workers"], "--workers", 1, MAX_WORKERS, defaults.workers),
+        reports=_choices(merged["report"], "--report", REPORTS, ()),
+        report_dir=Path(merged["report_dir"]) if merged["report_dir"] else defaults.report_dir,
+        seed=_optional(merged["seed"], "--seed", 0, None),
+        max_examples=_bounded(
+            merged["max_examples"], "--max-examples", 1, None, defaults.max_examples
+        ),
+        phases=_choices(merged["phases"], "--phases", PHASES, PHASES) or PHASES,
+        operations=tuple(_items(merged["operation"])),
+    )
+
+
+def _url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"--url {value!r} is not an http:// or https:// address")
+    return value.rstrip("/")
+
+
+def _items(value: Any) -> list[str]:
+    """A comma list (environment) or repeated flags (CLI), flattened."""
+    values = value if isinstance(value, list) else [value] if value else []
+    return [part.strip() for item in values for part in str(item).split(",") if part.strip()]
+
+
+def _choices(
+    value: Any, flag: str, allowed: tuple[str, ...], default: tuple[str, ...]
+) -> tuple[str, ...]:
+    items = _items(value)
+    unknown = [item for item in items if item not in allowed]
+    if unknown:
+        raise ValueError(f"{flag}: {', '.join(unknown)} not one of {', '.join(allowed)}")
+    return tuple(dict.fromkeys(items)) if items else default
+
+
+def _bounded(value: Any, flag: str, low: int, high: int | None, default: int) -> int:
+    found = _optional(value, flag, low, high)
+    return default if found is None else found
+
+
+def _optional(value: Any, flag: str, low: int, high: int | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        raise ValueError(f"{flag} {value!r} is not a whole number") from None
+    if number < low or (high is not None and number > high):
+        limits = f"between {low} and {high}" if high is not None else f"at least {low}"
+        raise ValueError(f"{flag} {number} is not {limits}")
+    return number

@@ -1,0 +1,436 @@
+"""Deliberately broken variants of the mock, each with the one contract check meant to catch it.
+
+A variant is the real app with one defect put in by swapping a handler,
+wrapping the store or wrapping the ASGI app. ``scope`` narrows the run to the
+operations and phases the defect lives in, so each run stays short; the
+defect is still found through the real ``portal-mock contract`` command line.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+import handlers.links
+from handlers.common import ok, store
+from portal_mock.app import create_app
+from portal_mock.fixtures import load_fixtures
+from portal_mock.paths import DEFAULT_FIXTURES, DEFAULT_SPEC
+from portal_mock.querying import LinkQuery
+from portal_mock.settings import Settings
+from portal_mock.store import LinkStore
+
+App = Any
+LIST, CREATE, GET = (
+    "listWorkorderPortalLinks",
+    "createWorkorderPortalLink",
+    "getWorkorderPortalLink",
+)
+UPDATE, DELETE = "updateWorkorderPortalLink", "deleteWorkorderPortalLink"
+REGENERATE, DEACTIVATE = "regenerateWorkorderPortalLink", "deactivateWorkorderPortalLink"
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One defect: what it is, the check that must report it, and how to build and test it."""
+
+    defect: str
+    check: str
+    build: Callable[[pytest.MonkeyPatch, Path], App]
+    operations: tuple[str, ...]
+    phases: tuple[str, ...]
+    max_examples: int = 10
+
+    def argv(self, url: str, seed: int) -> list[str]:
+        args = ["contract", "--url", url, "--seed", str(seed)]
+        args += ["--max-examples", str(self.max_examples), "--phases", ",".join(self.phases)]
+        for operation in self.operations:
+            args += ["--operation", operation]
+        return args
+
+
+# --- building blocks ---------------------------------------------------------------
+
+
+def mock(link_store: Any = None, spec: Path = DEFAULT_SPEC) -> App:
+    """The mock over an in-memory store (or ``link_store``) holding the sample links."""
+    inner = link_store if link_store is not None else LinkStore()
+    load_fixtures(inner, DEFAULT_FIXTURES)
+    return create_app(Settings(db=None, fixtures=None, spec=spec), store=inner)
+
+
+def swap_handler(monkeypatch: pytest.MonkeyPatch, name: str, handler: Callable[..., Any]) -> App:
+    """The mock with ``handlers.links.<name>`` replaced (for as long as the test runs)."""
+    monkeypatch.setattr(handlers.links, name, handler)
+    return mock()
+
+
+class StoreWrapper:
+    """Passes every call through to a real store; subclasses override the broken method."""
+
+    def __init__(self) -> None:
+        self.inner = LinkStore()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+class ResponseRewriter:
+    """An ASGI wrapper that may change the request's headers and each response's start and body."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+
+    def request_headers(self, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+        return headers
+
+    def start(self, message: dict[str, Any]) -> dict[str, Any]:
+        return message
+
+    def body(self, status: int, body: bytes) -> bytes:
+        return body
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        scope = {**scope, "headers": self.request_headers(list(scope["headers"]))}
+        started: dict[str, Any] = {}
+        chunks: list[bytes] = []
+
+        async def capture(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                started.update(message)
+                return
+            chunks.append(message.get("body", b""))
+            if message.get("more_body"):
+                return
+            body = self.body(started["status"], b"".join(chunks))
+            headers = [
+                (k, v) for k, v in started.get("headers", []) if k.lower() != b"content-length"
+            ]
+            headers.append((b"content-length", str(len(body)).encode()))
+            await send(self.start({**started, "headers": headers}))
+            await send({"type": "http.response.body", "body": body})
+
+        await self.app(scope, receive, capture)
+
+
+# --- the defects ---------------------------------------------------------------------
+
+
+def list_ignoring_link_type(monkeypatch: pytest.MonkeyPatch, tmp: Path) -> App:
+    original = handlers.links.list_workorder_portal_links
+
+    @functools.wraps(original)  # Connexion passes the parameters the signature names
+    def handler(**params: Any) -> Any:
+        params.pop("link_type", None)
+        return original(**params)
+
+    return swap_handler(monkeypatch, "list_workorder_portal_links", handler)
+
+
+class PageTotalStore(StoreWrapper):
+    def search(self, query: LinkQuery) -> Any:
+        links, paging = self.inner.search(query)
+        return links, {**paging, "total": len(links), "total_pages": 1 if links else 0}
+
+
+def list_ignoring_sort(monkeypatch: pytest.MonkeyPatch, tmp: Path) -> App:
+    original = handlers.links.list_workorder_portal_links
+
+    @functools.wraps(original)
+    def handler(**params: Any) -> Any:
+        params.pop("sort", None)
+        return original(**params)
+
+    return swap_handler(monkeypatch, "list_workorder_portal_links", handler)
+
+
+class InventingStore(StoreWrapper):
+    """Answers a get for an unknown id with a sample link under that id."""
+
+    def get(self, link_id: str) -> Any:
+        found = self.inner.get(link_id)
+        if found is None:
+            sample = self.inner.search(LinkQuery(per_page=1))[0][0]
+            found = {**sample, "_id": link_id}
+        return found
+
+
+class UndeletingStore(StoreWrapper):
+    def delete(self, link_id: str) -> bool:
+        return self.inner.get(link_id) is not None
+
+
+class StaleIndexStore(StoreWrapper):
+    """Deletes a link for get, update and delete, but the list still shows it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.deleted: set[str] = set()
+
+    def get(self, link_id: str) -> Any:
+        return None if link_id in self.deleted else self.inner.get(link_id)
+
+    def update(self, link_id: str, changes: Any) -> Any:
+        return None if link_id in self.deleted else self.inner.update(link_id, changes)
+
+    def delete(self, link_id: str) -> bool:
+        if link_id in self.deleted or self.inner.get(link_id) is None:
+            return False
+        self.deleted.add(link_id)
+        return True
+
+
+def update_wiping_absent_fields(monkeypatch: pytest.MonkeyPatch, tmp: Path) -> App:
+    blank = {
+        "link_type": "private",
+        "permissions": {},
+        "access_restrictions": {},
+        "expiry_date": None,
+        "notification_settings": {},
+        "custom_branding": {},
+        "metadata": {},
+        "is_active": True,
+        "company_namespace": [],
+    }
+
+    def handler(id_: str, body: dict[str, Any]) -> Any:
+        link = store().update(id_, {**blank, **body})
+        return ok(link) if link is not None else handlers.links.not_found(id_)
+
+    return swap_handler(monkeypatch, "update_workorder_portal_link", handler)
+
+
+def regenerate_keeping_the_token(monkeypatch: pytest.MonkeyPatch, tmp: Path) -> App:
+    def handler(id_: str) -> Any:
+        link = store().get(id_)
+        if link is None:
+            return handlers.links.not_found(id_)
+        return ok(store().update(id_, {"url": link["url"] + "x"}))
+
+    return swap_handler(monkeypatch, "regenerate_workorder_portal_link", handler)
+
+
+def deactivate_doing_nothing(monkeypatch: pytest.MonkeyPatch, tmp: Path) -> App:
+    def handler(id_: str) -> Any:
+        link = store().get(id_)
+        return ok(link) if link is not None else handlers.links.not_found(id_)
+
+    return swap_handler(monkeypatch, "deactivate_workorder_portal_link", handler)
+
+
+class ForgetfulStore(StoreWrapper):
+    """Answers a create with the new link but does not keep it."""
+
+    def create(self, fields: Any) -> Any:
+        link = self.inner.create(fields)
+        self.inner.delete(link["_id"])
+        return link
+
+
+class BackdatingStore(StoreWrapper):
+    """Rewrites created_at on every update."""
+
+    def update(self, link_id: str, changes: Any) -> Any:
+        return self.inner.update(link_id, {**changes, "created_at": "2001-02-03T04:05:06.000Z"})
+
+
+class KeylessAccepted(ResponseRewriter):
+    """Lets a request without X-API-Key in, as if it had sent the development key."""
+
+    def request_headers(self, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+        if not any(name.lower() == b"x-api-key" for name, _ in headers):
+            headers.append((b"x-api-key", b"dev-key"))
+        return headers
+
+
+class TotalAsText(ResponseRewriter):
+    """Sends paging.total as a string."""
+
+    def body(self, status: int, body: bytes) -> bytes:
+        try:
+            document = json.loads(body)
+        except ValueError:
+            return body
+        if isinstance(document, dict) and isinstance(document.get("paging"), dict):
+            document["paging"]["total"] = str(document["paging"]["total"])
+            return json.dumps(document).encode()
+        return body
+
+
+class UnprocessableInsteadOfBadRequest(ResponseRewriter):
+    """Answers 422, which the spec does not document, where it should answer 400."""
+
+    def start(self, message: dict[str, Any]) -> dict[str, Any]:
+        return {**message, "status": 422} if message["status"] == 400 else message
+
+
+class StaleAllowHeader(ResponseRewriter):
+    """Answers every 405 with Connexion's old ``Allow: HEAD, GET``."""
+
+    def start(self, message: dict[str, Any]) -> dict[str, Any]:
+        if message["status"] != 405:
+            return message
+        headers = [(k, v) for k, v in message["headers"] if k.lower() != b"allow"]
+        return {**message, "headers": [*headers, (b"allow", b"HEAD, GET")]}
+
+
+def link_type_filter_without_enum(monkeypatch: pytest.MonkeyPatch, tmp: Path) -> App:
+    """The server validates against a spec whose link_type filter lost its enum."""
+    spec = yaml.safe_load(DEFAULT_SPEC.read_text(encoding="utf-8"))
+    spec["components"]["parameters"]["LinkTypeFilter"]["schema"] = {"type": "string"}
+    path = tmp / "loose-spec.yaml"
+    path.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    return mock(spec=path)
+
+
+def list_failing_on_is_active(monkeypatch: pytest.MonkeyPatch, tmp: Path) -> App:
+    original = handlers.links.list_workorder_portal_links
+
+    @functools.wraps(original)
+    def handler(**params: Any) -> Any:
+        if params.get("is_active") is not None:
+            raise KeyError("is_active")
+        return original(**params)
+
+    return swap_handler(monkeypatch, "list_workorder_portal_links", handler)
+
+
+def with_store(wrapper: Callable[[], Any]) -> Callable[[pytest.MonkeyPatch, Path], App]:
+    return lambda monkeypatch, tmp: mock(wrapper())
+
+
+def wrapped(rewriter: Callable[[App], App]) -> Callable[[pytest.MonkeyPatch, Path], App]:
+    return lambda monkeypatch, tmp: rewriter(mock())
+
+
+VARIANTS = [
+    Variant(
+        "list ignores the link_type filter",
+        "list_items_match_filters",
+        list_ignoring_link_type,
+        (LIST,),
+        ("coverage", "fuzzing"),
+    ),
+    Variant(
+        "paging total counts only the page",
+        "list_paging_is_consistent",
+        with_store(PageTotalStore),
+        (LIST,),
+        ("coverage", "fuzzing"),
+    ),
+    Variant(
+        "list ignores sort",
+        "list_sort_order_holds",
+        list_ignoring_sort,
+        (LIST,),
+        ("coverage", "fuzzing"),
+    ),
+    Variant(
+        "unknown id answered 200",
+        "unknown_link_is_not_found",
+        with_store(InventingStore),
+        (GET,),
+        ("examples", "fuzzing"),
+    ),
+    Variant(
+        "delete does not delete",
+        "deleted_link_is_gone",
+        with_store(UndeletingStore),
+        (CREATE, DELETE),
+        ("stateful",),
+    ),
+    Variant(
+        "a deleted link stays in the list",
+        "deleted_link_is_gone",
+        with_store(StaleIndexStore),
+        (CREATE, DELETE),
+        ("stateful",),
+    ),
+    Variant(
+        "update wipes the fields it was not sent",
+        "update_changes_only_given_fields",
+        update_wiping_absent_fields,
+        (CREATE, UPDATE),
+        ("stateful",),
+    ),
+    Variant(
+        "regenerate keeps the token",
+        "regenerate_changes_only_credentials",
+        regenerate_keeping_the_token,
+        (CREATE, REGENERATE),
+        ("stateful",),
+    ),
+    Variant(
+        "deactivate does nothing",
+        "activation_sets_is_active",
+        deactivate_doing_nothing,
+        (CREATE, DEACTIVATE),
+        ("stateful",),
+    ),
+    Variant(
+        "a created link is not stored",
+        "created_link_reads_back",
+        with_store(ForgetfulStore),
+        (CREATE,),
+        ("examples",),
+    ),
+    Variant(
+        "update rewrites created_at",
+        "server_fields_never_drift",
+        with_store(BackdatingStore),
+        (CREATE, UPDATE),
+        ("stateful",),
+    ),
+    Variant(
+        "a request without a key is accepted",
+        "ignored_auth",
+        wrapped(KeylessAccepted),
+        (LIST,),
+        ("examples",),
+    ),
+    Variant(
+        "paging.total is a string",
+        "response_schema_conformance",
+        wrapped(TotalAsText),
+        (LIST,),
+        ("examples",),
+    ),
+    Variant(
+        "422 instead of the documented 400",
+        "status_code_conformance",
+        wrapped(UnprocessableInsteadOfBadRequest),
+        (LIST,),
+        ("coverage",),
+    ),
+    Variant(
+        "an invalid link_type filter is accepted",
+        "negative_data_rejection",
+        link_type_filter_without_enum,
+        (LIST,),
+        ("coverage",),
+    ),
+    Variant(
+        "a server error on the is_active filter",
+        "not_a_server_error",
+        list_failing_on_is_active,
+        (LIST,),
+        ("examples", "fuzzing"),
+    ),
+    Variant(
+        "405 with a stale Allow header",
+        "allow_header_conformance",
+        wrapped(StaleAllowHeader),
+        (LIST,),
+        ("coverage",),
+    ),
+]

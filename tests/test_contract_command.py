@@ -1,0 +1,170 @@
+"""``portal-mock contract`` through its command line: usage errors, the clean mock, broken variants.
+
+Every run starts Schemathesis in a process of its own, so its output (and the
+summary) is read with ``capfd``. The broken variants are served over real HTTP
+from this process, each on a free port of 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from broken_variants import VARIANTS, Variant
+
+from portal_mock.app import create_app
+from portal_mock.cli import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, main
+from portal_mock.contract.target import serve_in_thread
+from portal_mock.settings import Settings
+
+SEED = 7  # fixed, so every variant run sends the same cases each time
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No PORTAL_MOCK_* variable of the caller leaks in; reports would land in tmp."""
+    for name in list(os.environ):
+        if name.startswith("PORTAL_MOCK_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+def reported_checks(output: str) -> dict[str, int]:
+    """The checks the summary lists under "failures by check", with their counts."""
+    _, found, failures = output.partition("failures by check")
+    return (
+        {name: int(n) for name, n in re.findall(r"^  (\w+): (\d+)$", failures, re.M)}
+        if found
+        else {}
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+def test_contract_help_lists_every_flag(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["contract", "--help"]) == EXIT_OK
+    out = capsys.readouterr().out
+    flags = "--url --api-key --spec --max-time --workers --report --report-dir --seed"
+    for flag in [*flags.split(), "--max-examples", "--phases", "--operation"]:
+        assert flag in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--workers", "0"], "--workers 0 is not between 1 and 64"),
+        (["--report", "pdf"], "--report: pdf not one of junit, har, vcr"),
+        (["--url", "ftp://example.com"], "is not an http:// or https:// address"),
+        (["--bogus"], "usage: portal-mock"),
+        (["--spec", "missing.yaml"], "cannot read the spec missing.yaml"),
+        (["--operation", "listLinks"], "--operation listLinks: not in the spec"),
+    ],
+    ids=["no workers", "unknown report", "ftp url", "unknown flag", "missing spec", "unknown op"],
+)
+def test_a_usage_error_returns_2_and_says_what_is_wrong(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["contract", *argv]) == EXIT_USAGE
+    assert message in capsys.readouterr().err
+
+
+def test_a_spec_without_the_list_operation_returns_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "empty.yaml").write_text("openapi: 3.0.3\npaths: {}\n", encoding="utf-8")
+    assert main(["contract", "--spec", "empty.yaml"]) == EXIT_USAGE
+    assert "has no operation listWorkorderPortalLinks" in capsys.readouterr().err
+
+
+def test_an_unreachable_url_returns_2_and_names_it(capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    assert main(["contract", "--url", url]) == EXIT_USAGE
+    assert f"portal-mock contract: cannot reach {url}/workorder-portal-links" in (
+        capsys.readouterr().err
+    )
+
+
+def test_a_refused_api_key_returns_2_and_names_the_flag(capsys: pytest.CaptureFixture[str]) -> None:
+    app = create_app(Settings(db=None, fixtures=None, api_keys=("right-key",)))
+    with serve_in_thread(app) as url:
+        code = main(["contract", "--url", url, "--api-key", "wrong-key"])
+    assert code == EXIT_USAGE
+    assert "refused the API key (401): pass the key it expects with --api-key" in (
+        capsys.readouterr().err
+    )
+
+
+@pytest.mark.slow
+def test_the_built_in_mock_honours_the_contract_in_every_phase_and_writes_reports(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["contract", "--seed", str(SEED), "--max-examples", "10", "--report", "junit,har,vcr"]
+    code = main(argv)
+    out = capfd.readouterr().out
+    assert code == EXIT_OK, out[-4000:]
+    assert "the built-in mock: sample links, throw-away store" in out
+    assert (
+        "operations   8 of 8 exercised in every phase that ran "
+        "(examples, coverage, fuzzing, stateful)"
+    ) in out
+    assert "result       no contract violations found" in out
+    junit = ET.parse(tmp_path / "reports" / "junit.xml").getroot()
+    assert list(junit.iter("testcase"))
+    assert not list(junit.iter("failure"))
+    assert json.loads((tmp_path / "reports" / "failures.har").read_text())["log"]["entries"] == []
+    assert "http_interactions:" in (tmp_path / "reports" / "failures.yaml").read_text()
+    # Nothing but the reports lands in the working directory.
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["reports"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("variant", VARIANTS, ids=[v.defect.replace(" ", "-") for v in VARIANTS])
+def test_each_broken_variant_is_reported_by_its_check(
+    variant: Variant,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    with serve_in_thread(variant.build(monkeypatch, tmp_path)) as url:
+        code = main(variant.argv(url, SEED))
+    out = capfd.readouterr().out
+    reported = reported_checks(out)
+    assert variant.check in reported, (
+        f"{variant.defect}: expected {variant.check}, reported {reported or 'nothing'}\n"
+        + out[-3000:]
+    )
+    assert code == EXIT_FINDINGS
+
+
+@pytest.mark.slow
+def test_failing_exchanges_go_to_the_cassettes_and_junit_with_a_curl_line_in_the_summary(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    [variant] = [v for v in VARIANTS if v.check == "unknown_link_is_not_found"]
+    reports = ["--report", "junit,har,vcr", "--report-dir", "out"]
+    with serve_in_thread(variant.build(monkeypatch, tmp_path)) as url:
+        code = main([*variant.argv(url, SEED), *reports])
+    out = capfd.readouterr().out
+    assert code == EXIT_FINDINGS, out[-3000:]
+    unknown = "/workorder-portal-links/6740c3a1e4b0a1c2d3e4f5a6"  # the spec's example id
+    assert re.search(rf"^      curl -X GET .*{unknown}", out, re.M), out[-3000:]
+    entries = json.loads((tmp_path / "out" / "failures.har").read_text())["log"]["entries"]
+    # Only failing exchanges: each a GET of an id no link has, answered 200.
+    assert any(entry["request"]["url"].endswith(unknown) for entry in entries)
+    for entry in entries:
+        assert entry["request"]["method"] == "GET", entry["request"]
+        assert re.search(r"/workorder-portal-links/[0-9a-f]{24}$", entry["request"]["url"])
+        assert entry["response"]["status"] == 200
+    assert unknown in (tmp_path / "out" / "failures.yaml").read_text()
+    junit = ET.parse(tmp_path / "out" / "junit.xml").getroot()
+    assert any("unknown_link_is_not_found" in (f.text or "") for f in junit.iter("failure"))
