@@ -50,6 +50,15 @@ BASE = "/workorder-portal-links"
 WORKORDER = "507f1f77bcf86cd799439012"
 
 
+@pytest.fixture
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No PORTAL_MOCK_* variable of the caller leaks in; files the command writes land in tmp."""
+    for name in list(os.environ):
+        if name.startswith("PORTAL_MOCK_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
 @pytest.fixture(scope="session")
 def spec() -> dict[str, Any]:
     return load_spec(DEFAULT_SPEC)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import os
 import shutil
 import subprocess
 import sys
@@ -15,14 +14,7 @@ import pytest
 from portal_mock import __version__
 from portal_mock.cli import EXIT_OK, EXIT_USAGE, main
 
-
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No PORTAL_MOCK_* variable of the caller leaks in; a default store would land in tmp."""
-    for name in list(os.environ):
-        if name.startswith("PORTAL_MOCK_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
+pytestmark = pytest.mark.usefixtures("clean_environment")
 
 
 def error_lines(capsys: pytest.CaptureFixture[str]) -> list[str]:

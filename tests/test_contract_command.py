@@ -8,7 +8,6 @@ from this process, each on a free port of 127.0.0.1.
 from __future__ import annotations
 
 import json
-import os
 import re
 import socket
 import xml.etree.ElementTree as ET
@@ -25,13 +24,7 @@ from portal_mock.settings import Settings
 SEED = 7  # fixed, so every variant run sends the same cases each time
 
 
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No PORTAL_MOCK_* variable of the caller leaks in; reports would land in tmp."""
-    for name in list(os.environ):
-        if name.startswith("PORTAL_MOCK_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
+pytestmark = pytest.mark.usefixtures("clean_environment")
 
 
 def reported_checks(output: str) -> dict[str, int]:
