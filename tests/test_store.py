@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
+import pytest
 from conftest import WORKORDER
 
 from portal_mock.ids import ObjectIdFactory
@@ -30,12 +32,24 @@ def test_id_factory_never_goes_below_an_id_it_has_seen() -> None:
     assert factory.new() > "fffffffff000000000000000"
 
 
-def test_the_newest_id_is_not_reused_after_delete_and_reopen(tmp_path: Path) -> None:
+@pytest.mark.parametrize("reopen_after", ["close", "crash"])
+def test_the_newest_id_is_not_reused_after_delete_and_reopen(
+    tmp_path: Path, reopen_after: str
+) -> None:
+    # An id from the far future: a fresh id factory, blind to it, would issue
+    # lower ids, so only a store that remembers it passes.
     path = tmp_path / "db.json"
     first = LinkStore(path)
-    newest = new_link(first)["_id"]
+    newest = "fffffff00000000000000000"
+    first.reset([{**new_link(first), "_id": newest}])
     assert first.delete(newest)
-    first.close()
+    if reopen_after == "close":
+        first.close()
+    else:
+        shutil.copytree(tmp_path, tmp_path.parent / "crash")
+        first.close()
+        path = tmp_path.parent / "crash" / "db.json"
+        Path(f"{path}.lock").unlink(missing_ok=True)
     reopened = LinkStore(path)
     assert new_link(reopened)["_id"] > newest
     reopened.close()
