@@ -155,9 +155,6 @@ class _Server(uvicorn.Server):
 
 
 def serve(settings: Settings, log_level: str) -> int:
-    # Connexion imports Starlette's test client, which warns that it wants
-    # httpx2; a server's user has nothing to act on there.
-    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
     from portal_mock.app import create_app
 
     try:
@@ -188,6 +185,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return EXIT_OK if exc.code == 0 else EXIT_USAGE
+    # Both commands import Connexion lazily, after this: it imports Starlette's
+    # test client, which warns that it wants httpx2, and a user has nothing to
+    # act on there.
+    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
     if args.command == "contract":
         return contract(vars(args), os.environ)
     try:

@@ -9,13 +9,13 @@ import threading
 import time
 import urllib.error
 import urllib.request
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import uvicorn
 
+from portal_mock.app import create_app
 from portal_mock.paths import DEFAULT_FIXTURES
 from portal_mock.settings import Settings
 
@@ -59,11 +59,6 @@ def serve_in_thread(app: Any, host: str = "127.0.0.1") -> Iterator[str]:
 @contextlib.contextmanager
 def built_in_mock(spec: Path, api_key: str) -> Iterator[str]:
     """The mock with the sample links, over a store in a temporary directory; yield its URL."""
-    # Connexion imports Starlette's test client, which warns that it wants httpx2;
-    # nothing here uses that client.
-    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
-    from portal_mock.app import create_app
-
     with tempfile.TemporaryDirectory(prefix="portal-mock-contract-") as tmp:
         settings = Settings(
             host="127.0.0.1",
