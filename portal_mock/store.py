@@ -61,8 +61,12 @@ class _Disk:
             raise StoreLocked(
                 f"{path} is in use by another portal-mock process (lock file {self.lock.lock_file})"
             ) from None
-        remove_leftovers(path.parent)
-        self.journal = Journal(path.with_name(path.name + ".journal"))
+        try:
+            remove_leftovers(path.parent)
+            self.journal = Journal(path.with_name(path.name + ".journal"))
+        except BaseException:
+            self.lock.release()  # a store that cannot open must not stay locked
+            raise
         self.snapshot_bytes = path.stat().st_size if path.exists() else 0
 
     def load(self) -> tuple[list[Link], str | None, list[dict[str, Any]]]:
