@@ -133,6 +133,11 @@ def conforms(openapi_core_spec: OpenAPI) -> Callable[[Any], None]:
     return check
 
 
+def clean_os_environment() -> dict[str, str]:
+    """This process's environment without any PORTAL_MOCK_* setting a developer's shell may hold."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("PORTAL_MOCK_")}
+
+
 class RunningServer:
     """A ``portal-mock serve`` process on a free port of 127.0.0.1.
 
@@ -147,7 +152,7 @@ class RunningServer:
         self.process = subprocess.Popen(
             command,
             cwd=cwd,
-            env={**os.environ, **(env or {})},
+            env={**clean_os_environment(), **(env or {})},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,

@@ -31,6 +31,7 @@ class Ledger:
         # An unanswered write may or may not have landed: the state it would give.
         self.in_flight: dict[str, dict[str, Any] | None] = {}
         self.creating: set[str] = set()  # tags of creates sent but not answered
+        self.refused: list[str] = []  # writes answered with an error status: never expected
         self.lock = threading.Lock()
 
     def settle(self, stored: dict[str, dict[str, Any]]) -> None:
@@ -69,8 +70,12 @@ def write_until_dead(url: str, ledger: Ledger, worker: int, trial: int) -> None:
                     client.delete(f"{BASE}/{link['_id']}").raise_for_status()
                     ledger.acked[link["_id"]] = None
                 ledger.in_flight.pop(link["_id"], None)
-            except httpx.HTTPError:
+            except httpx.HTTPStatusError as exc:
+                # A live server must acknowledge every write; a 5xx here is a defect.
+                ledger.refused.append(f"{exc.request.method} {exc.request.url.path}: {exc}")
                 return
+            except httpx.TransportError:
+                return  # the kill: the connection drops mid-request
 
 
 def stored_links(url: str) -> dict[str, dict[str, Any]]:
@@ -103,6 +108,7 @@ def test_kill_9_during_write_bursts_loses_no_acknowledged_write(
         for writer in writers:
             writer.join(timeout=30)
         server.close()
+        assert not ledger.refused, ledger.refused[:3]
     final = run_server("--db", str(db), "--no-fixtures", "--log-level", "warning")
     ledger.settle(stored_links(final.url))
     assert sum(state is not None for state in ledger.acked.values()) > TRIALS

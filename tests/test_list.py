@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -38,6 +39,19 @@ def ids(body: dict[str, Any]) -> list[str]:
     return [link["_id"] for link in body["data"]]
 
 
+def instant(value: str) -> datetime:
+    """An RFC 3339 date-time as the instant it names, whatever its offset."""
+    return datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+
+
+def sort_value(link: dict[str, Any], name: str) -> tuple[bool, Any]:
+    """What ``name`` sorts by: nulls first, date-times as instants, the rest as they are."""
+    value = link[name]
+    if value is None:
+        return (False, "")
+    return (True, instant(value) if name == "expiry_date" else value)
+
+
 def expected_order(links: list[dict[str, Any]], sort: str) -> list[str]:
     """An independent oracle: compare field by field, nulls first, ties by ``_id``."""
     keys = [(part.lstrip("-"), part.startswith("-")) for part in sort.split(",")]
@@ -45,8 +59,7 @@ def expected_order(links: list[dict[str, Any]], sort: str) -> list[str]:
 
     def compare(a: dict[str, Any], b: dict[str, Any]) -> int:
         for name, descending in keys:
-            left = (a[name] is not None, a[name] if a[name] is not None else "")
-            right = (b[name] is not None, b[name] if b[name] is not None else "")
+            left, right = sort_value(a, name), sort_value(b, name)
             if left != right:
                 return (-1 if left < right else 1) * (-1 if descending else 1)
         return 0
@@ -92,6 +105,46 @@ def test_list_array_filter_matches_any_of_its_values(
     body = listing([*params, ("per_page", 100)])
     assert set(ids(body)) == expected
     assert body["paging"]["total"] == len(expected)
+
+
+@pytest.mark.parametrize("name", ["company_namespace", "_id"])
+def test_list_array_filter_mixes_repeated_keys_and_comma_separated_values(
+    links: list[dict[str, Any]], listing: Any, name: str
+) -> None:
+    if name == "_id":
+        wanted = [links[2]["_id"], links[9]["_id"], links[20]["_id"]]
+        expected = set(wanted)
+    else:
+        wanted = ["acme-plumbing", "northwind-hvac", "bluepeak-electric"]
+        expected = {link["_id"] for link in links if set(wanted) & set(link[name])}
+    body = listing([(name, ",".join(wanted[:2])), (name, wanted[2]), ("per_page", 100)])
+    assert len(expected) >= 3
+    assert set(ids(body)) == expected
+    assert body["paging"]["total"] == len(expected)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("is_active", "true"),
+        ("link_type", "secure"),
+        ("company_namespace", "acme-plumbing"),
+        ("workorder", "6aa123109b84214459586968"),
+    ],
+)
+def test_list_id_filter_combines_with_each_other_filter_by_and(
+    links: list[dict[str, Any]], listing: Any, name: str, value: str
+) -> None:
+    wanted = [link["_id"] for link in links[::2]]
+    params = [("_id", ",".join(wanted[:6])), *(("_id", i) for i in wanted[6:])]
+
+    def matches(link: dict[str, Any]) -> bool:
+        field = link[name]
+        return value in field if isinstance(field, list) else str(field).lower() == value
+
+    expected = {link["_id"] for link in links[::2] if matches(link)}
+    assert 0 < len(expected) < len(wanted)
+    assert set(ids(listing([*params, (name, value), ("per_page", 100)]))) == expected
 
 
 @pytest.mark.parametrize(
@@ -179,6 +232,19 @@ def test_list_breaks_ties_by_id_in_the_last_fields_direction(
     assert ties
     for a, b in ties:
         assert (a["_id"] > b["_id"]) is descending, (a["_id"], b["_id"])
+
+
+@pytest.mark.parametrize("descending", [False, True], ids=["asc", "desc"])
+def test_list_sorts_expiry_date_by_instant_across_offsets(
+    create: Any, listing: Any, descending: bool
+) -> None:
+    # 23:00 at -05:00 is 04:00Z the next day: after 03:00Z, though its text sorts first.
+    later = create(expiry_date="2026-06-30T23:00:00-05:00")["_id"]
+    earlier = create(expiry_date="2026-07-01T03:00:00+00:00")["_id"]
+    between = create(expiry_date="2026-07-01T05:30:00+01:30")["_id"]  # 04:00Z, later's twin
+    order = ids(listing({"sort": "-expiry_date" if descending else "expiry_date"}))
+    ascending = [earlier, later, between]  # the tie of later and between is broken by _id
+    assert order == (ascending[::-1] if descending else ascending)
 
 
 def test_list_puts_links_without_expiry_date_first(links: Any, listing: Any) -> None:

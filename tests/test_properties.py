@@ -35,8 +35,39 @@ queries = st.fixed_dictionaries(
         "is_active": st.sampled_from(["true", "false"]),
         "company_namespace": st.lists(st.sampled_from(NAMESPACES), min_size=1, max_size=3),
         "sort": st.sampled_from(SORTS),
+        # Which of the stored links to name (an unknown id where none is named).
+        "_id": st.lists(st.booleans(), min_size=30, max_size=30),
     },
 )
+# For each array filter value after the first: joined to the previous by a comma
+# (True) or sent as a repeated key (False), so both forms are mixed in one request.
+joins = st.lists(st.booleans(), min_size=5, max_size=5)
+UNKNOWN_ID = "000000000000000000000000"
+
+
+def resolved(query: dict[str, Any], created: list[dict[str, Any]]) -> dict[str, Any]:
+    """``query`` with its ``_id`` choices turned into the ids of ``created`` links."""
+    if "_id" not in query:
+        return query
+    picked = [link["_id"] for link, take in zip(created, query["_id"], strict=False) if take]
+    return {**query, "_id": picked or [UNKNOWN_ID]}
+
+
+def as_params(query: dict[str, Any], joined: list[bool]) -> list[tuple[str, str]]:
+    """The query string of ``query``, array values split between commas and repeated keys."""
+    params: list[tuple[str, str]] = []
+    for name, value in query.items():
+        if not isinstance(value, list):
+            params.append((name, value))
+            continue
+        groups = [[value[0]]]
+        for item, join in zip(value[1:], joined, strict=False):
+            if join:
+                groups[-1].append(item)
+            else:
+                groups.append([item])
+        params += [(name, ",".join(group)) for group in groups]
+    return params
 
 
 def create_body_strategy(spec: dict[str, Any]) -> st.SearchStrategy[Any]:
@@ -55,6 +86,7 @@ def expected(stored: list[dict[str, Any]], query: dict[str, Any]) -> set[str]:
             "is_active" not in query or str(link["is_active"]).lower() == query["is_active"],
             "company_namespace" not in query
             or any(ns in link["company_namespace"] for ns in query["company_namespace"]),
+            "_id" not in query or link["_id"] in query["_id"],
         ]
         return all(checks)
 
@@ -80,12 +112,17 @@ def test_a_created_link_reads_back_equal(client: Any, spec: dict[str, Any], data
             assert link[name] == value, name
 
 
-@given(stored=st.lists(links, max_size=30), query=queries)
+@given(stored=st.lists(links, max_size=30), query=queries, joined=joins)
 def test_list_filters_agree_with_a_plain_python_filter(
-    client: Any, store: LinkStore, stored: list[dict[str, Any]], query: dict[str, Any]
+    client: Any,
+    store: LinkStore,
+    stored: list[dict[str, Any]],
+    query: dict[str, Any],
+    joined: list[bool],
 ) -> None:
     created = fill(client, store, stored)
-    response = client.get(BASE, params={**query, "per_page": 100})
+    query = resolved(query, created)
+    response = client.get(BASE, params=[*as_params(query, joined), ("per_page", "100")])
     assert response.status_code == 200, response.text
     found = [link["_id"] for link in response.json()["data"]]
     assert len(found) == len(set(found))
@@ -96,6 +133,7 @@ def test_list_filters_agree_with_a_plain_python_filter(
 @given(
     stored=st.lists(links, max_size=30),
     query=queries,
+    joined=joins,
     per_page=st.integers(min_value=1, max_value=7),
 )
 def test_pages_of_a_query_partition_its_results(
@@ -103,13 +141,14 @@ def test_pages_of_a_query_partition_its_results(
     store: LinkStore,
     stored: list[dict[str, Any]],
     query: dict[str, Any],
+    joined: list[bool],
     per_page: int,
 ) -> None:
-    fill(client, store, stored)
-    whole = client.get(BASE, params={**query, "per_page": 100}).json()["data"]
+    params = as_params(resolved(query, fill(client, store, stored)), joined)
+    whole = client.get(BASE, params=[*params, ("per_page", "100")]).json()["data"]
     total_pages = math.ceil(len(whole) / per_page)
     pages = [
-        client.get(BASE, params={**query, "per_page": per_page, "page": page}).json()
+        client.get(BASE, params=[*params, ("per_page", str(per_page)), ("page", str(page))]).json()
         for page in range(1, total_pages + 2)
     ]
     assert all(page["paging"]["total_pages"] == total_pages for page in pages)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -219,7 +219,9 @@ def test_every_sample_link_fits_the_link_schema(
 def test_sample_links_cover_what_a_frontend_needs_to_see(
     sample_links: list[dict[str, Any]],
 ) -> None:
-    now = datetime.now(UTC)
+    # "Expired" and "future" are read against the samples' own time (the newest
+    # created_at), never today's date: the suite must not change with the clock.
+    now = max(parse_datetime(link["created_at"]) for link in sample_links)
     expiry = Counter(
         "open" if link["expiry_date"] is None
         else "expired" if parse_datetime(link["expiry_date"]) < now
@@ -230,6 +232,15 @@ def test_sample_links_cover_what_a_frontend_needs_to_see(
     assert {link["link_type"] for link in sample_links} == {"public", "private", "secure"}
     assert {link["is_active"] for link in sample_links} == {True, False}
     assert set(expiry) == {"open", "expired", "future"}
+    # Future expiries stay future for years of real time, so the mock's samples do too.
+    first_future = min(
+        parse_datetime(link["expiry_date"])
+        for link in sample_links
+        if link["expiry_date"] and parse_datetime(link["expiry_date"]) > now
+    )
+    assert first_future - now > timedelta(days=9 * 365)
+    # Some expiries carry an offset other than Z, as clients send them.
+    assert any(link["expiry_date"] and link["expiry_date"][-1] != "Z" for link in sample_links)
     assert len({link["workorder"] for link in sample_links}) >= 3
     assert len({ns for link in sample_links for ns in link["company_namespace"]}) >= 3
 
