@@ -15,8 +15,12 @@ logger = logging.getLogger(__name__)
 
 
 def _write(fd: int, data: bytes) -> int:
-    # One seam for the tests to play a full disk without patching os itself.
+    # Seams for the tests to play a full or failing disk without patching os itself.
     return os.write(fd, data)
+
+
+def _fsync(fd: int) -> None:
+    os.fsync(fd)
 
 
 class JournalWriteFailed(OSError):
@@ -84,7 +88,7 @@ class Journal:
             written = 0
             while written < len(line):
                 written += _write(self._fd, line[written:])
-            os.fsync(self._fd)
+            _fsync(self._fd)
         except OSError as exc:
             self._restore_to = self.size
             self._undo_failed_append()
@@ -97,7 +101,7 @@ class Journal:
             return True
         try:
             os.ftruncate(self._fd, self._restore_to)
-            os.fsync(self._fd)
+            _fsync(self._fd)
         except OSError:
             return False
         self._restore_to = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import itertools
 import logging
 import os
 import shutil
@@ -164,18 +165,92 @@ def test_a_full_disk_refuses_the_write_and_changes_nothing(
     reopened.close()
 
 
-def test_a_full_disk_answers_503_in_the_envelope(
-    db: Path, monkeypatch: pytest.MonkeyPatch, conforms: Any
+def read_only_write(fd: int, data: bytes) -> int:
+    raise OSError(errno.EROFS, "Read-only file system")
+
+
+def failing_fsync(fd: int) -> None:
+    raise OSError(errno.EIO, "Input/output error")
+
+
+DISK_FAULTS = [
+    pytest.param("_write", failing_write, id="disk-full"),
+    pytest.param("_write", read_only_write, id="read-only"),
+    pytest.param("_fsync", failing_fsync, id="fsync-error"),
+]
+# Every write operation, as (method, path after the link's address or None, body);
+# the link is active, so deactivate changes it, and activate runs on an inactive twin.
+WRITES = [
+    pytest.param("POST", None, {"workorder": WORKORDER}, id="create"),
+    pytest.param("PUT", "", {"link_type": "secure"}, id="update"),
+    pytest.param("DELETE", "", None, id="delete"),
+    pytest.param("POST", "/regenerate", None, id="regenerate"),
+    pytest.param("POST", "/activate", None, id="activate"),
+    pytest.param("POST", "/deactivate", None, id="deactivate"),
+]
+
+
+@pytest.mark.parametrize(("seam", "fault"), DISK_FAULTS)
+@pytest.mark.parametrize(("method", "suffix", "body"), WRITES)
+def test_every_write_the_disk_refuses_answers_503_in_the_envelope_and_changes_nothing(
+    db: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    conforms: Any,
+    method: str,
+    suffix: str | None,
+    body: Any,
+    seam: str,
+    fault: Any,
 ) -> None:
     store = LinkStore(db)
     app = create_app(Settings(db=None, fixtures=None), store=store)
     with app.test_client(headers=AUTH) as client:
-        monkeypatch.setattr(journal, "_write", failing_write)
-        response = client.post(BASE, json={"workorder": WORKORDER})
-        assert response.status_code == 503
+        link = client.post(BASE, json={"workorder": WORKORDER}).json()["data"]
+        if suffix == "/activate":
+            link = client.post(f"{BASE}/{link['_id']}/deactivate").json()["data"]
+        before = client.get(BASE).json()
+        monkeypatch.setattr(journal, seam, fault)
+        path = BASE if suffix is None else f"{BASE}/{link['_id']}{suffix}"
+        response = client.request(method, path, json=body)
+        assert response.status_code == 503, response.text
         conforms(response)
         assert response.json()["error"]["code"] == "storage_unavailable"
-        assert client.get(BASE).json()["paging"]["total"] == 0
+        assert client.get(BASE).json() == before
+        monkeypatch.undo()
+    store.close()
+    reopened = LinkStore(db)
+    assert list(all_links(reopened).values()) == before["data"]
+    reopened.close()
+
+
+def test_a_compaction_that_fails_keeps_every_write_and_is_tried_again_later(
+    db: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(store_module, "MIN_COMPACT_BYTES", 2048)
+    real_write_snapshot = store_module.write_snapshot
+    attempts: list[int] = []
+
+    def refused(*args: Any) -> int:
+        attempts.append(Path(f"{db}.journal").stat().st_size)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    store = LinkStore(db)
+    monkeypatch.setattr(store_module, "write_snapshot", refused)
+    with caplog.at_level(logging.ERROR):
+        links = [new_link(store, n) for n in range(40)]
+    assert "could not compact the store" in caplog.text
+    # Tried once the journal reached the threshold, then each time only once it had doubled.
+    assert len(attempts) >= 2
+    assert attempts[0] >= 2048
+    assert all(later >= 2 * first for first, later in itertools.pairwise(attempts))
+    assert not db.exists()
+    assert set(all_links(store)) == {link["_id"] for link in links}
+    monkeypatch.setattr(store_module, "write_snapshot", real_write_snapshot)
+    later = [new_link(store, n) for n in range(40, 80)]
+    assert db.exists()  # the next due compaction went through
+    recovered = LinkStore(crash_image(db, db.parent.parent / "crash"))
+    assert set(all_links(recovered)) == {link["_id"] for link in [*links, *later]}
+    recovered.close()
     store.close()
 
 
