@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
@@ -237,3 +238,50 @@ def test_unexpected_failure_returns_500_without_stack_trace(
     conforms(response)
     for leak in ("Traceback", "secret-internal-detail", "RuntimeError", ".py"):
         assert leak not in response.text
+
+
+FAULTS = ("oversized", "no-key", "text/plain", "invalid-field", "unknown-id")
+# The error code each fault alone is answered with.
+FAULT_CODES = dict(
+    zip(
+        FAULTS,
+        ("payload_too_large", "unauthorized", "unsupported_media_type", "validation_error",
+         "not_found"),
+        strict=True,
+    )
+)  # fmt: skip
+STATUS_OF = {
+    "payload_too_large": 413,
+    "unauthorized": 401,
+    "unsupported_media_type": 415,
+    "validation_error": 400,
+    "not_found": 404,
+}
+FAULT_SETS = [
+    set(combo)
+    for size in range(1, len(FAULTS) + 1)
+    for combo in itertools.combinations(FAULTS, size)
+]
+
+
+@pytest.mark.parametrize("faults", FAULT_SETS, ids=["+".join(sorted(f)) for f in FAULT_SETS])
+def test_a_request_with_several_faults_gets_the_error_the_spec_ranks_first(
+    client: Any, envelope: Any, link: dict[str, Any], spec: dict[str, Any], faults: set[str]
+) -> None:
+    precedence = spec["info"]["x-error-precedence"]
+    code = min((FAULT_CODES[fault] for fault in faults), key=precedence.index)
+    body: dict[str, Any] = {"link_type": "bogus" if "invalid-field" in faults else "public"}
+    if "oversized" in faults:
+        body["metadata"] = {"note": "x" * LIMIT}
+    link_id = "0123456789abcdef01234567" if "unknown-id" in faults else link["_id"]
+    request = client.build_request(
+        "PUT",
+        f"{BASE}/{link_id}",
+        content=json.dumps(body).encode(),
+        headers={"Content-Type": "text/plain" if "text/plain" in faults else "application/json"},
+    )
+    if "no-key" in faults:
+        del request.headers["X-API-Key"]
+    before = everything(client)
+    envelope(client.send(request), STATUS_OF[code], code)
+    assert everything(client) == before
