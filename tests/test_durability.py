@@ -254,6 +254,7 @@ def test_a_compaction_that_fails_keeps_every_write_and_is_tried_again_later(
     store.close()
 
 
+@pytest.mark.usefixtures("clean_environment")
 def test_serve_on_a_store_in_use_exits_2_naming_the_lock(
     db: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import re
 import signal
+import subprocess
+import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from conftest import AUTH, BASE, WORKORDER, RunningServer, links_in
+from conftest import AUTH, BASE, WORKORDER, RunningServer, clean_os_environment, links_in
 
 from portal_mock.fixtures import read_fixtures
 from portal_mock.paths import DEFAULT_FIXTURES, DEFAULT_SPEC
@@ -300,3 +302,49 @@ def test_concurrent_mixed_updates_of_one_link_each_succeed_and_one_of_them_wins(
     with api(server) as client:
         final = acknowledged(client.get(link))
     assert final in [response.json()["data"] for response in responses]
+
+
+def serve_once(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run ``portal-mock serve`` to its end, in a clean environment, and return how it ended."""
+    command = [sys.executable, "-m", "portal_mock", "serve", *args]
+    return subprocess.run(
+        command, cwd=cwd, env=clean_os_environment(), capture_output=True, text=True, timeout=60
+    )
+
+
+def test_serve_on_a_port_another_server_holds_exits_2_naming_the_port(
+    run_server: Start, tmp_path: Path
+) -> None:
+    holder = run_server("--no-fixtures", "--db", "first.json")
+    port = holder.url.rsplit(":", 1)[1]
+    ended = serve_once("--port", port, "--db", "second.json", cwd=tmp_path)
+    assert ended.returncode == 2, ended.stdout + ended.stderr
+    assert f"portal-mock: cannot listen on 127.0.0.1:{port}" in ended.stderr
+    assert "Traceback" not in ended.stderr
+    assert not (tmp_path / "second.json").exists()
+    with api(holder) as client:
+        assert client.get(BASE).status_code == 200
+
+
+def test_serve_on_a_store_another_server_holds_exits_2_naming_the_lock(
+    run_server: Start, tmp_path: Path
+) -> None:
+    holder = run_server("--no-fixtures", "--db", "shared.json")
+    with api(holder) as client:
+        link = created(client)
+    ended = serve_once("--port", "0", "--db", "shared.json", cwd=tmp_path)
+    assert ended.returncode == 2, ended.stdout + ended.stderr
+    assert "shared.json is in use by another portal-mock process" in ended.stderr
+    assert "Traceback" not in ended.stderr
+    with api(holder) as client:
+        assert acknowledged(client.get(f"{BASE}/{link['_id']}")) == link
+
+
+def test_servers_a_test_starts_ignore_the_portal_mock_variables_of_its_shell(
+    run_server: Start, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PORTAL_MOCK_API_KEY", "from-the-shell")
+    monkeypatch.setenv("PORTAL_MOCK_NO_FIXTURES", "1")
+    server = run_server("--db", "db.json")
+    assert "dev-key" in "\n".join(server.banner)
+    assert listed(server)[1] == len(read_fixtures(DEFAULT_FIXTURES))
