@@ -52,7 +52,8 @@ HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "tra
 
 def base_path(spec: dict[str, Any]) -> str:
     """The path of the spec's first server, where Connexion serves the API."""
-    return urlparse(spec.get("servers", [{}])[0].get("url", "")).path.rstrip("/")
+    url = str(spec.get("servers", [{}])[0].get("url", ""))
+    return urlparse(url).path.rstrip("/")
 
 
 def method_table(spec: dict[str, Any]) -> Callable[[str], list[str]]:
