@@ -257,6 +257,10 @@ def npm_tools(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
     return folder
 
 
+def npm_bin(npm_tools: Path, name: str) -> str:
+    return str(npm_tools / "node_modules" / ".bin" / name)
+
+
 @pytest.fixture(scope="module")
 def ts_types(
     npm_tools: Path, mock: RunningServer, tmp_path_factory: pytest.TempPathFactory
@@ -266,15 +270,8 @@ def ts_types(
     sources = {"file": str(DEFAULT_SPEC), "served": f"{mock.url}/openapi.json"}
     generated = {}
     for name, source in sources.items():
-        target = folder / f"{name}.d.ts"
-        output = run(
-            [
-                str(npm_tools / "node_modules" / ".bin" / "openapi-typescript"),
-                source,
-                "-o",
-                str(target),
-            ]
-        )
+        target = folder / f"{name}.ts"
+        output = run([npm_bin(npm_tools, "openapi-typescript"), source, "-o", str(target)])
         assert "warn" not in output.lower(), output
         generated[name] = target
     return generated
@@ -292,11 +289,9 @@ def test_typescript_flow_type_checks_strictly_and_runs_against_the_mock(
 ) -> None:
     for name in ("flow.ts", "tsconfig.json", "package.json"):
         shutil.copyfile(CLIENTS / name, tmp_path / name)
-    shutil.copyfile(ts_types[source], tmp_path / "api.d.ts")
+    shutil.copyfile(ts_types[source], tmp_path / "api.ts")
     (tmp_path / "node_modules").symlink_to(npm_tools / "node_modules", target_is_directory=True)
-    compiled = run(
-        [str(npm_tools / "node_modules" / ".bin" / "tsc"), "-p", ".", "--strict"], cwd=tmp_path
-    )
+    compiled = run([npm_bin(npm_tools, "tsc"), "-p", ".", "--strict"], cwd=tmp_path)
     assert compiled == ""
     output = run(["node", "flow.js", mock.url, API_KEY, f"ts-{source}"], cwd=tmp_path, timeout=60)
     assert output.strip() == "flow ok"

@@ -1,4 +1,4 @@
-// A frontend's use of the mock: openapi-fetch, typed by openapi-typescript's output (./api.d.ts).
+// A frontend's use of the mock: openapi-fetch, typed by openapi-typescript's output (./api.ts).
 // tests/test_generated_clients.py checks it with `tsc --strict` against the types generated from
 // the spec file and from the served /openapi.json, then runs it with node against a running mock.
 import createClient from "openapi-fetch";
