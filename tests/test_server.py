@@ -212,7 +212,8 @@ def test_every_acknowledged_write_survives_a_rerun_server(
     run_server: Start, tmp_path: Path, spec: dict[str, Any], sig: int
 ) -> None:
     db = tmp_path / "db.json"
-    create_example = spec["paths"][BASE]["post"]["requestBody"]["content"]["application/json"]
+    create_body = spec["components"]["requestBodies"]["CreateWorkorderPortalLink"]
+    create_example = create_body["content"]["application/json"]
     first = run_server("--db", str(db), "--no-fixtures")
     expected, gone = write_some_links(first, create_example["example"])
     first.stop(sig)
