@@ -239,7 +239,8 @@ def test_python_client_reads_the_401_envelope(
 def npm_tools(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder whose node_modules holds the pinned npm packages, kept in pytest's cache.
 
-    ``npm ci`` runs once, and again only when tests/clients' package files change.
+    ``npm ci`` runs once, and again only when tests/clients' package files change. Under
+    tox pytest keeps its cache in the env's folder, .tox/tests/.pytest_cache.
     """
     npm = shutil.which("npm")
     assert npm is not None, "npm must be on PATH"
