@@ -21,6 +21,7 @@ from portal_mock import errors
 from portal_mock.auth import api_key_handler
 from portal_mock.body_limit import BodyLimitMiddleware
 from portal_mock.fixtures import read_fixtures
+from portal_mock.served_spec import SpecAsWrittenMiddleware
 from portal_mock.settings import Settings
 from portal_mock.store import LinkStore, StoreWriteFailed
 from portal_mock.validation import BodyValidator, ParameterChecker
@@ -49,9 +50,15 @@ def load_spec(path: Path) -> dict[str, Any]:
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
 
+def base_path(spec: dict[str, Any]) -> str:
+    """The path of the spec's first server, where Connexion serves the API."""
+    url = str(spec.get("servers", [{}])[0].get("url", ""))
+    return urlparse(url).path.rstrip("/")
+
+
 def method_table(spec: dict[str, Any]) -> Callable[[str], list[str]]:
     """A lookup from a request path to the methods the spec defines for it."""
-    base = urlparse(spec.get("servers", [{}])[0].get("url", "")).path.rstrip("/")
+    base = base_path(spec)
     table = [
         (
             re.compile("^" + base + re.sub(r"\{[^/}]+\}", "[^/]+", template) + "/?$"),
@@ -97,6 +104,12 @@ def create_app(settings: Settings, store: LinkStore | None = None) -> AsyncApp:
     )
     app.add_middleware(
         BodyLimitMiddleware, MiddlewarePosition.BEFORE_SWAGGER, limit=settings.max_body_bytes
+    )
+    app.add_middleware(
+        SpecAsWrittenMiddleware,
+        MiddlewarePosition.BEFORE_SWAGGER,
+        spec=spec,
+        base_path=base_path(spec),
     )
     app.add_error_handler(ProblemException, errors.problem_handler)
     app.add_error_handler(HTTPException, errors.http_exception_handler(method_table(spec)))

@@ -31,20 +31,27 @@ def _details(error: ValidationError) -> list[dict[str, str]]:
     return [{"field": ".".join([*path, name]), "message": error.message} for name in names]
 
 
+# The spec's mark for an object property's default: code generators refuse
+# ``default`` on an object (docs/code-generators.md), so it is spelt ``x-default``.
+DEFAULT_KEYWORDS = ("default", "x-default")
+
+
 def _with_defaults(validator_class: Any) -> Any:
     """Extend a validator to fill in schema defaults, each a fresh copy.
 
     Connexion's own version inserts the schema's default object itself, so a
     default of ``{}`` filled in by one request would be shared, and changed, by
-    the next.
+    the next. A filled-in object is validated like a sent one, so the defaults
+    of its own properties are filled in too.
     """
     validate_properties = validator_class.VALIDATORS["properties"]
 
     def set_defaults(validator: Any, properties: Any, instance: Any, schema: Any) -> Iterator[Any]:
         if isinstance(instance, dict):
             for name, subschema in properties.items():
-                if "default" in subschema and name not in instance:
-                    instance[name] = copy.deepcopy(subschema["default"])
+                keyword = next((key for key in DEFAULT_KEYWORDS if key in subschema), None)
+                if keyword is not None and name not in instance:
+                    instance[name] = copy.deepcopy(subschema[keyword])
         yield from validate_properties(validator, properties, instance, schema)
 
     return jsonschema.validators.extend(validator_class, {"properties": set_defaults})

@@ -44,8 +44,10 @@ def test_spec_reads_list_defaults_key_header_and_date_fields(spec: Spec) -> None
 
 def test_spec_resolves_all_of_with_its_own_default(spec: Spec) -> None:
     permissions = spec.property_schema(spec.create_schema, "permissions")
-    assert permissions["default"] == {}
+    assert spec.default(permissions) == ({},)
     assert "can_pay" in permissions["properties"]
+    assert spec.default(spec.property_schema(spec.create_schema, "link_type")) == ("private",)
+    assert spec.default(spec.property_schema(spec.create_schema, "workorder")) is None
 
 
 @pytest.mark.parametrize(

@@ -128,7 +128,8 @@ def test_seed_defaults_and_bounds_are_in_the_spec(spec: dict[str, Any]) -> None:
     params = {p["name"]: p["schema"] for p in spec["components"]["parameters"].values()}
     assert params["page"] == {"type": "integer", "minimum": 1, "default": 1}
     assert params["per_page"] == {"type": "integer", "minimum": 1, "maximum": 100, "default": 25}
-    create = spec["components"]["schemas"]["CreateWorkorderPortalLink"]
+    body = resolve(spec, operation(spec, "post", "/workorder-portal-links")["requestBody"])
+    create = body["content"]["application/json"]["schema"]
     assert create["required"] == ["workorder"]
     assert create["properties"]["link_type"]["default"] == "private"
     assert create["properties"]["is_active"]["default"] is True

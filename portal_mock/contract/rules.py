@@ -7,7 +7,6 @@ mock, so a bug in the mock cannot hide behind the same bug here.
 
 from __future__ import annotations
 
-import copy
 import itertools
 import json
 import math
@@ -59,8 +58,8 @@ def normalized(spec: Spec, schema: Schema, value: Any) -> Any:
         for name, sub in view["properties"].items():
             if name in value:
                 result[name] = normalized(spec, sub, value[name])
-            elif "default" in spec.resolve(sub):
-                result[name] = normalized(spec, sub, copy.deepcopy(spec.resolve(sub)["default"]))
+            elif (default := spec.default(sub)) is not None:
+                result[name] = normalized(spec, sub, default[0])
         return result
     if isinstance(value, list) and "items" in view:
         return [normalized(spec, view["items"], item) for item in value]

@@ -22,6 +22,9 @@ BY_ID = frozenset({GET, UPDATE, DELETE, REGENERATE, ACTIVATE, DEACTIVATE})
 WRITES = frozenset({CREATE, UPDATE, DELETE, REGENERATE, ACTIVATE, DEACTIVATE})
 
 _METHODS = ("get", "put", "post", "delete", "patch", "options", "head", "trace")
+# An object property's default is spelt ``x-default``: code generators refuse
+# ``default`` on an object (docs/code-generators.md).
+DEFAULT_KEYWORDS = ("default", "x-default")
 
 
 class Spec:
@@ -112,6 +115,14 @@ class Spec:
 
     def property_schema(self, schema: Schema, name: str) -> Schema:
         return self.resolve(self.resolve(schema).get("properties", {}).get(name))
+
+    def default(self, schema: Any) -> tuple[Any] | None:
+        """``(value,)`` of the schema's ``default`` or ``x-default``, a fresh copy; None if none."""
+        view = self.resolve(schema)
+        for keyword in DEFAULT_KEYWORDS:
+            if keyword in view:
+                return (copy.deepcopy(view[keyword]),)
+        return None
 
     def fields(self, schema: Schema) -> list[str]:
         return list(self.resolve(schema).get("properties", {}))
