@@ -14,7 +14,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from schemathesis import Case, CheckContext, GenerationMode, Response
+from schemathesis import APIOperation, Case, CheckContext, GenerationMode, Response
 
 from portal_mock.contract import rules
 from portal_mock.contract.memory import CREDENTIALS, IMMUTABLE, RUN, CallContext
@@ -32,6 +32,8 @@ from portal_mock.contract.spec import (
     WRITES,
     Spec,
 )
+
+Operation = APIOperation[Any, Any, Any, Any]
 
 AnyCase = Case[Any]
 Check = Callable[[CheckContext, Response, AnyCase], bool | None]
@@ -58,6 +60,32 @@ def is_positive(case: AnyCase) -> bool:
     return meta is None or meta.generation.mode is GenerationMode.POSITIVE
 
 
+def probe_for(operation: Operation, transport: Mapping[str, Any] | None = None) -> Probe:
+    """A probe that reaches the target of ``operation`` the way the run does.
+
+    ``transport`` holds the TLS settings of a call (``verify``, ``cert``); without
+    it they are read from the run's configuration.
+    """
+    schema = operation.schema
+    config = schema.config
+    if transport is None:
+        transport = {
+            "verify": config.tls_verify_for(operation=operation),
+            "cert": config.request_cert_for(operation=operation),
+        }
+    client = RUN.client(
+        transport,
+        config.request_timeout_for(operation=operation),
+        config.proxy_for(operation=operation),
+    )
+    return Probe(
+        client=client,
+        base_url=schema.get_base_url(),
+        headers=dict(config.headers_for(operation=operation) or {}),
+        spec=RUN.spec_for(schema.raw_schema),
+    )
+
+
 def call_context(case: AnyCase, transport: Mapping[str, Any]) -> CallContext:
     """How to reach the target for ``case``, and the link it is about as the list shows it now.
 
@@ -65,19 +93,7 @@ def call_context(case: AnyCase, transport: Mapping[str, Any]) -> CallContext:
     which passes the TLS settings in ``transport``), so the snapshot is the state
     the request acts on. Headers (the API key) come from the run's configuration.
     """
-    schema, operation = case.operation.schema, case.operation
-    config = schema.config
-    client = RUN.client(
-        transport,
-        config.request_timeout_for(operation=operation),
-        config.proxy_for(operation=operation),
-    )
-    probe = Probe(
-        client=client,
-        base_url=schema.get_base_url(),
-        headers=dict(config.headers_for(operation=operation) or {}),
-        spec=RUN.spec_for(schema.raw_schema),
-    )
+    probe = probe_for(case.operation, transport)
     link_id = by_id_target(operation_id(case), case.path_parameters or {})
     before = probe.snapshot(link_id) if link_id is not None and is_positive(case) else None
     return CallContext(probe=probe, before=before)
@@ -209,12 +225,13 @@ def _recount(call: Call, total: Any) -> list[str]:
         body = reply.body if reply.status == 200 and isinstance(reply.body, dict) else {}
         return len(body.get("data") or []), (body.get("paging") or {}).get("total")
 
-    _, other_total = page_of_one(1)
+    # One request answers two questions: the last link exists, and the total stays the same.
+    count, other_total = page_of_one(max(total, 1))
     if other_total is not None and other_total != total:
         return [f"total is {total}, but the same query one link a page says {other_total}"]
-    if total > 0 and page_of_one(total)[0] != 1:
+    if total > 0 and count != 1:
         return [f"total is {total}, but the same query has no link number {total}"]
-    if page_of_one(total + 1)[0] != 0:
+    if total > 0 and page_of_one(total + 1)[0] != 0:
         return [f"total is {total}, but the same query has a link number {total + 1}"]
     return []
 

@@ -17,12 +17,34 @@ from schemathesis import cli
 from schemathesis.cli import EventHandler, ExecutionContext
 from schemathesis.engine import events
 
-from portal_mock.contract.checks import CHECKS, call_context
+from portal_mock.contract.cases import data_aware_cases
+from portal_mock.contract.checks import CHECKS, call_context, probe_for
 from portal_mock.contract.memory import RUN
+from portal_mock.contract.seeding import SEEDER
+from portal_mock.contract.spec import LIST
 from portal_mock.contract.summary import FailingExchanges, Tally, render
 
 for _check in CHECKS:
     schemathesis.check(_check)
+
+
+@schemathesis.hook
+def after_load_schema(context: schemathesis.HookContext, schema: Any) -> None:
+    # Seed before any phase starts: Schemathesis shares each phase's time among the
+    # operations, and seeding on first use would spend the first operation's share.
+    operation = schema.find_operation_by_id(LIST)
+    SEEDER.get(probe_for(operation))
+
+
+@schemathesis.hook
+def before_add_examples(
+    context: schemathesis.HookContext, examples: list[schemathesis.Case[Any]]
+) -> None:
+    # The first operation whose examples are built seeds the target: the data-aware
+    # cases then run in the first phase, before any budget can run out.
+    operation = context.operation
+    if operation is not None:
+        examples.extend(data_aware_cases(operation, SEEDER.get(probe_for(operation))))
 
 
 @schemathesis.hook
@@ -70,6 +92,7 @@ class ContractSummary(EventHandler[ExecutionContext]):
     def shutdown(self, ctx: ExecutionContext) -> None:
         if self._paths != (None, None):
             self._cassettes(ctx).close()
+        seeded = SEEDER.finish()
         if ctx.api_statistic is None:
             return  # the schema never loaded: Schemathesis has said why
         summary = render(
@@ -77,6 +100,7 @@ class ContractSummary(EventHandler[ExecutionContext]):
             selected=ctx.api_statistic.operations.selected,
             seed=ctx.config.seed,
             errors=len(ctx.errors),
+            seeded=seeded,
         )
         print(summary, flush=True)
 
