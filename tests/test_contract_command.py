@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,6 +55,12 @@ def reported_checks(output: str) -> dict[str, int]:
         if found
         else {}
     )
+
+
+def first_failing_phase(output: str) -> str:
+    """The first phase Schemathesis marks as failed (``❌  Examples (in 3.2s)``), or ""."""
+    found = re.search(r"^ ❌  (\w+) \(in", output, re.M)
+    return found.group(1) if found else ""
 
 
 def free_port() -> int:
@@ -250,10 +256,15 @@ def test_the_mock_passes_clean_under_the_same_budget(variant_runs: dict[str, Var
 @pytest.mark.slow
 @pytest.mark.parametrize("variant", VARIANTS, ids=[v.name for v in VARIANTS])
 def test_each_broken_variant_is_reported_by_its_check(
-    variant: Variant, variant_runs: dict[str, VariantRun]
+    variant: Variant,
+    variant_runs: dict[str, VariantRun],
+    record_property: Callable[[str, object], None],
 ) -> None:
     run = variant_runs[variant.name]
     assert not run.problem, run.problem
+    # In the JUnit report: how long the run took, and the phase that first failed.
+    record_property("contract_seconds", round(run.seconds, 1))
+    record_property("first_failing_phase", first_failing_phase(run.out))
     reported = reported_checks(run.out)
     assert variant.check in reported, (
         f"{variant.defect}: expected {variant.check}, reported {reported or 'nothing'}\n"

@@ -65,10 +65,11 @@ def population_bodies(tag: str, link_types: Sequence[str]) -> list[dict[str, Any
     bodies = []
     for n in range(SIZE):
         # Each field follows its own cycle, so no two filters select the same links.
-        first = (n // 4) % 3
+        # (Checked by the suite: every filter query selects a different part of them.)
+        first = (n + n // 4) % 3
         owned = [spaces[first]] + ([spaces[(first + 1) % 3]] if n % 4 == 1 else [])
         body: dict[str, Any] = {
-            "workorder": orders[(n // 2) % 3],
+            "workorder": orders[(n // 4) % 3],
             "link_type": link_types[n % len(link_types)],
             "is_active": n % 2 == 0,
             "company_namespace": owned,
@@ -116,7 +117,7 @@ def filter_queries(tag: str, links: Sequence[Link]) -> list[Query]:
     ]
     pairs: list[Query] = [
         *({"link_type": value, "is_active": "false"} for value in types),
-        {"workorder": orders[1], "link_type": types[0]},
+        {"workorder": orders[1], "link_type": types[1]},
         {"workorder": orders[2], "is_active": "true"},
         {"company_namespace": [spaces[1]], "is_active": "false"},
         {"company_namespace": [spaces[0]], "link_type": types[-1]},
@@ -126,9 +127,10 @@ def filter_queries(tag: str, links: Sequence[Link]) -> list[Query]:
     arrays: list[Query] = [
         {"company_namespace": [spaces[0], spaces[2]]},
         {"company_namespace": f"{spaces[1]},{spaces[2]}"},
-        {"company_namespace": [f"{spaces[0]},{spaces[1]}", spaces[2]]},
-        {"_id": ids[::3]},
+        {"company_namespace": [f"{spaces[0]},{spaces[1]}", spaces[0]]},
+        {"_id": ids[::5]},
         {"_id": ",".join(ids[1:4])},
+        {"_id": [",".join(ids[4:6]), ids[7]]},
     ]
     mixed = itertools.chain.from_iterable(itertools.zip_longest(singles, pairs, arrays))
     return [query for query in mixed if query is not None]
