@@ -297,6 +297,32 @@ def list_failing_on_is_active(monkeypatch: pytest.MonkeyPatch, tmp: Path) -> App
     return swap_handler(monkeypatch, "list_workorder_portal_links", handler)
 
 
+def list_reading_one_namespace(monkeypatch: pytest.MonkeyPatch, tmp: Path) -> App:
+    """Filters by the first company_namespace asked for and drops the others."""
+    original = handlers.links.list_workorder_portal_links
+
+    @functools.wraps(original)
+    def handler(**params: Any) -> Any:
+        if params.get("company_namespace"):
+            params["company_namespace"] = params["company_namespace"][:1]
+        return original(**params)
+
+    return swap_handler(monkeypatch, "list_workorder_portal_links", handler)
+
+
+def list_reading_is_active_false_as_true(monkeypatch: pytest.MonkeyPatch, tmp: Path) -> App:
+    """Treats is_active=false as true (a truthiness test on the string)."""
+    original = handlers.links.list_workorder_portal_links
+
+    @functools.wraps(original)
+    def handler(**params: Any) -> Any:
+        if params.get("is_active") is False:
+            params["is_active"] = True
+        return original(**params)
+
+    return swap_handler(monkeypatch, "list_workorder_portal_links", handler)
+
+
 def with_store(wrapper: Callable[[], Any]) -> Callable[[pytest.MonkeyPatch, Path], App]:
     return lambda monkeypatch, tmp: mock(wrapper())
 
@@ -390,6 +416,16 @@ VARIANTS = [
         "405 with a stale Allow header",
         "allow_header_conformance",
         wrapped(StaleAllowHeader),
+    ),
+    Variant(
+        "list reads only the first company_namespace",
+        "list_shows_every_matching_link",
+        list_reading_one_namespace,
+    ),
+    Variant(
+        "is_active=false read as true",
+        "list_items_match_filters",
+        list_reading_is_active_false_as_true,
     ),
 ]
 

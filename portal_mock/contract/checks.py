@@ -19,6 +19,7 @@ from schemathesis import APIOperation, Case, CheckContext, GenerationMode, Respo
 from portal_mock.contract import rules
 from portal_mock.contract.memory import CREDENTIALS, IMMUTABLE, RUN, CallContext
 from portal_mock.contract.probe import Probe, Snapshot, by_id_target
+from portal_mock.contract.seeding import SEEDER
 from portal_mock.contract.spec import (
     ACTIVATE,
     BY_ID,
@@ -191,6 +192,54 @@ def list_items_match_filters(ctx: CheckContext, response: Response, case: AnyCas
         rules.filter_violations(links, call.query()),
     )
     return None
+
+
+def list_shows_every_matching_link(
+    ctx: CheckContext, response: Response, case: AnyCase
+) -> bool | None:
+    """Every link of the run's own population that matches the filters is counted and shown.
+
+    Judged on the data-aware cases only (the harness builds them without
+    Schemathesis's metadata), against the population as the list shows it now.
+    """
+    call = judged(case, response, {LIST})
+    body = call.body() if call is not None and call.status == 200 else None
+    if call is None or case.meta is not None or not isinstance(body, dict):
+        return None
+    items, paging = body.get("data"), body.get("paging")
+    population = _population_now(call)
+    if not isinstance(items, list) or not isinstance(paging, dict) or population is None:
+        return None
+    query = call.query()
+    expected = [link for link in population if not rules.Filters.from_query(query).mismatches(link)]
+    asked = rules.asked_paging(query, call.spec.list_defaults)
+    total = paging.get("total")
+    problems: list[str] = []
+    if isinstance(total, int) and total < len(expected):
+        problems.append(f"total is {total}, but {len(expected)} of the run's own links match")
+    elif asked is not None and asked[0] == 1 and isinstance(total, int) and total <= asked[1]:
+        listed = {item.get("_id") for item in items if isinstance(item, dict)}
+        problems.extend(
+            f"link {link['_id']} matches but is not listed"
+            for link in expected
+            if link["_id"] not in listed
+        )
+    fail("the list must show every link that matches its filters", problems)
+    return None
+
+
+def _population_now(call: Call) -> list[Link] | None:
+    """The run's population as the list shows it now, or None if the list cannot vouch for it."""
+    ids = [str(link["_id"]) for link in SEEDER.links()]
+    if not ids:
+        return None
+    reply = call.probe.call(LIST, query={"_id": ",".join(ids), "per_page": 100})
+    items = reply.data()
+    if reply.status != 200 or not isinstance(items, list):
+        return None
+    if any(not isinstance(item, dict) or item.get("_id") not in ids for item in items):
+        return None  # the _id filter is not honoured: nothing here to compare with
+    return items
 
 
 def list_paging_is_consistent(ctx: CheckContext, response: Response, case: AnyCase) -> bool | None:
@@ -429,6 +478,7 @@ def _earlier(after: Any, before: Any) -> bool:
 # Every check of this module; ``hooks`` registers them with Schemathesis in this order.
 CHECKS: tuple[Check, ...] = (
     list_items_match_filters,
+    list_shows_every_matching_link,
     list_paging_is_consistent,
     list_sort_order_holds,
     created_link_reads_back,

@@ -1,10 +1,13 @@
-"""The module Schemathesis loads (``hooks`` in its config): the contract's checks, hook and summary.
+"""The module Schemathesis loads (``hooks`` in its config): the contract's checks, hooks and summary.
 
 Importing it registers, through Schemathesis's own extension points, every check
-of ``checks`` (``schemathesis.check``), a ``before_call`` hook that remembers each
-call's context, two ``st run`` options for the failing-exchange cassettes, and
-the handler that prints the summary. It also works with plain Schemathesis:
-``hooks = "portal_mock.contract.hooks"`` in a ``schemathesis.toml``.
+of ``checks`` (``schemathesis.check``); an ``after_load_schema`` hook that seeds
+the target with the run's own links; a ``before_add_examples`` hook that adds
+the data-aware cases to each operation's examples; a ``before_call`` hook that
+remembers each call's context; two ``st run`` options for the failing-exchange
+cassettes; and the handler that prints the summary (and removes the seeded
+links). It also works with plain Schemathesis: ``hooks =
+"portal_mock.contract.hooks"`` in a ``schemathesis.toml``.
 """
 
 from __future__ import annotations

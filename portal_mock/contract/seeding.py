@@ -101,6 +101,11 @@ class Seeder:
                 self._seeded = seed(probe)
             return self._seeded
 
+    def links(self) -> list[Link]:
+        """The population (not the target links) seeded so far."""
+        with self._lock:
+            return list(self._seeded.links) if self._seeded is not None else []
+
     def finish(self) -> Seeded | None:
         """Remove what was seeded (once); return it, or None if the run seeded nothing."""
         with self._lock:
