@@ -1,4 +1,4 @@
-"""The module Schemathesis loads (``hooks`` in its config): the contract's checks, hooks and summary.
+"""The module Schemathesis loads (``hooks`` in its config): the checks, hooks and summary.
 
 Importing it registers, through Schemathesis's own extension points, every check
 of ``checks`` (``schemathesis.check``); an ``after_load_schema`` hook that seeds
