@@ -24,8 +24,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 from broken_variants import CORRECT, VARIANTS, Variant
+from conftest import AUTH
 
 from portal_mock.app import create_app
 from portal_mock.cli import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, main
@@ -74,7 +76,7 @@ def test_contract_help_lists_every_flag(capsys: pytest.CaptureFixture[str]) -> N
     assert main(["contract", "--help"]) == EXIT_OK
     out = capsys.readouterr().out
     flags = "--url --api-key --spec --max-time --workers --report --report-dir --seed"
-    for flag in [*flags.split(), "--max-examples", "--phases", "--operation"]:
+    for flag in [*flags.split(), "--max-examples", "--phases", "--operation", "--read-only"]:
         assert flag in out
 
 
@@ -271,6 +273,48 @@ def test_each_broken_variant_is_reported_by_its_check(
         + run.out[-3000:]
     )
     assert run.code == EXIT_FINDINGS
+
+
+def all_links(url: str) -> list[dict[str, object]]:
+    reply = httpx.get(f"{url}/workorder-portal-links", params={"per_page": 100}, headers=AUTH)
+    assert reply.status_code == 200, reply.text
+    links: list[dict[str, object]] = reply.json()["data"]
+    return links
+
+
+@pytest.mark.slow
+def test_a_read_only_run_sends_no_write_and_says_so(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    with serve_in_thread(CORRECT.build(monkeypatch, tmp_path)) as url:
+        before = all_links(url)
+        argv = ["--read-only", "--seed", str(SEED), "--max-examples", "10"]
+        code = main(["contract", "--url", url, *argv])
+        after = all_links(url)
+    out = capfd.readouterr().out
+    assert code == EXIT_OK, out[-3000:]
+    assert after == before
+    assert "mode      read-only: no seeding, GET operations only" in out
+    assert "seeded       nothing (read-only)" in out
+    assert "operations   2 of 2 exercised" in out
+
+
+@pytest.mark.slow
+def test_a_default_run_removes_the_links_it_seeded(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    with serve_in_thread(CORRECT.build(monkeypatch, tmp_path)) as url:
+        before = {link["_id"] for link in all_links(url)}
+        argv = ["--seed", str(SEED), "--phases", "examples", "--max-examples", "5"]
+        code = main(["contract", "--url", url, *argv])
+        after = {link["_id"] for link in all_links(url)}
+    out = capfd.readouterr().out
+    assert code == EXIT_OK, out[-3000:]
+    found = re.search(r"seeded       (\d+) links of its own .*, (\d+) removed after the run", out)
+    assert found, out[-3000:]
+    assert int(found.group(1)) == int(found.group(2)) > 12
+    # The examples phase deletes one sample link (the spec's example id); nothing is added.
+    assert after <= before
 
 
 @pytest.mark.slow

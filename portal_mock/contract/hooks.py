@@ -72,6 +72,14 @@ _options.add_option(
 )
 
 
+_options.add_option(
+    "--contract-read-only",
+    is_flag=True,
+    default=False,
+    help="Seed nothing: the target's data must not change (pair with --include-method GET)",
+)
+
+
 class ContractSummary(EventHandler[ExecutionContext]):
     """Counts cases per phase, collects failures by check, prints the summary at the end."""
 
@@ -80,6 +88,9 @@ class ContractSummary(EventHandler[ExecutionContext]):
         har, vcr = params.get("contract_failures_har"), params.get("contract_failures_vcr")
         self._paths = (Path(har) if har else None, Path(vcr) if vcr else None)
         self._exchanges: FailingExchanges | None = None
+        if params.get("contract_read_only"):
+            # Handlers are made before the schema loads, so this comes before any seeding.
+            SEEDER.read_only()
 
     def handle_event(self, ctx: ExecutionContext, event: events.EngineEvent) -> None:
         if isinstance(event, events.ScenarioFinished) and event.is_test_scenario:

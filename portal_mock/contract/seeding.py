@@ -33,6 +33,7 @@ class Seeded:
     targets: dict[str, Link] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     removed: int = 0
+    read_only: bool = False
 
     @property
     def created(self) -> list[Link]:
@@ -93,6 +94,11 @@ class Seeder:
         self._lock = threading.Lock()
         self._seeded: Seeded | None = None
         self._probe: Probe | None = None
+
+    def read_only(self) -> None:
+        """Seed nothing in this run: the target's data must not change."""
+        with self._lock:
+            self._seeded = Seeded(tag=secrets.token_hex(8), read_only=True)
 
     def get(self, probe: Probe) -> Seeded:
         with self._lock:

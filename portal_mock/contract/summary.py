@@ -127,7 +127,12 @@ def _finding_lines(tally: Tally) -> list[str]:
 
 def _seeding_lines(seeded: Seeded | None) -> list[str]:
     if seeded is None:
-        return ["  seeded       nothing (no examples phase ran)"]
+        return ["  seeded       nothing (the schema did not load)"]
+    if seeded.read_only:
+        return [
+            "  seeded       nothing (read-only): the list was tested on the target's own data "
+            "and no write operation was checked"
+        ]
     created = len(seeded.created)
     lines = [
         f"  seeded       {created} links of its own (namespaces {seeded.tag}-*), "
