@@ -97,6 +97,12 @@ def _contract_parser(commands: Any) -> None:
         "--phases", metavar="LIST", help="comma list of examples,coverage,fuzzing,stateful [all]"
     )
     contract.add_argument(
+        "--read-only",
+        action="store_true",
+        default=None,
+        help="send no write: no seeding, only the GET operations [off]",
+    )
+    contract.add_argument(
         "--operation",
         metavar="OPERATION_ID",
         action="append",

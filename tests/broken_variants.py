@@ -1,15 +1,19 @@
 """Deliberately broken variants of the mock, each with the one contract check meant to catch it.
 
 A variant is the real app with one defect put in by swapping a handler,
-wrapping the store or wrapping the ASGI app. ``scope`` narrows the run to the
-operations and phases the defect lives in, so each run stays short; the
-defect is still found through the real ``portal-mock contract`` command line.
+wrapping the store or wrapping the ASGI app. The suite runs each the way a
+user runs ``portal-mock contract``: the whole API, the default phases, a time
+budget. Run as a script (``python tests/broken_variants.py NAME``), this
+module serves one variant (or ``correct``, the mock itself) on a free port of
+127.0.0.1, prints its URL and serves until its standard input closes.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import sys
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +25,7 @@ import yaml
 import handlers.links
 from handlers.common import ok, store
 from portal_mock.app import create_app
+from portal_mock.contract.target import serve_in_thread
 from portal_mock.fixtures import load_fixtures
 from portal_mock.paths import DEFAULT_FIXTURES, DEFAULT_SPEC
 from portal_mock.querying import LinkQuery
@@ -28,32 +33,19 @@ from portal_mock.settings import Settings
 from portal_mock.store import LinkStore
 
 App = Any
-LIST, CREATE, GET = (
-    "listWorkorderPortalLinks",
-    "createWorkorderPortalLink",
-    "getWorkorderPortalLink",
-)
-UPDATE, DELETE = "updateWorkorderPortalLink", "deleteWorkorderPortalLink"
-REGENERATE, DEACTIVATE = "regenerateWorkorderPortalLink", "deactivateWorkorderPortalLink"
 
 
 @dataclass(frozen=True)
 class Variant:
-    """One defect: what it is, the check that must report it, and how to build and test it."""
+    """One defect: what it is, the check that must report it, and how to build the app."""
 
     defect: str
     check: str
     build: Callable[[pytest.MonkeyPatch, Path], App]
-    operations: tuple[str, ...]
-    phases: tuple[str, ...]
-    max_examples: int = 10
 
-    def argv(self, url: str, seed: int) -> list[str]:
-        args = ["contract", "--url", url, "--seed", str(seed)]
-        args += ["--max-examples", str(self.max_examples), "--phases", ",".join(self.phases)]
-        for operation in self.operations:
-            args += ["--operation", operation]
-        return args
+    @property
+    def name(self) -> str:
+        return self.defect.replace(" ", "-")
 
 
 # --- building blocks ---------------------------------------------------------------
@@ -305,6 +297,32 @@ def list_failing_on_is_active(monkeypatch: pytest.MonkeyPatch, tmp: Path) -> App
     return swap_handler(monkeypatch, "list_workorder_portal_links", handler)
 
 
+def list_reading_one_namespace(monkeypatch: pytest.MonkeyPatch, tmp: Path) -> App:
+    """Filters by the first company_namespace asked for and drops the others."""
+    original = handlers.links.list_workorder_portal_links
+
+    @functools.wraps(original)
+    def handler(**params: Any) -> Any:
+        if params.get("company_namespace"):
+            params["company_namespace"] = params["company_namespace"][:1]
+        return original(**params)
+
+    return swap_handler(monkeypatch, "list_workorder_portal_links", handler)
+
+
+def list_reading_is_active_false_as_true(monkeypatch: pytest.MonkeyPatch, tmp: Path) -> App:
+    """Treats is_active=false as true (a truthiness test on the string)."""
+    original = handlers.links.list_workorder_portal_links
+
+    @functools.wraps(original)
+    def handler(**params: Any) -> Any:
+        if params.get("is_active") is False:
+            params["is_active"] = True
+        return original(**params)
+
+    return swap_handler(monkeypatch, "list_workorder_portal_links", handler)
+
+
 def with_store(wrapper: Callable[[], Any]) -> Callable[[pytest.MonkeyPatch, Path], App]:
     return lambda monkeypatch, tmp: mock(wrapper())
 
@@ -318,119 +336,114 @@ VARIANTS = [
         "list ignores the link_type filter",
         "list_items_match_filters",
         list_ignoring_link_type,
-        (LIST,),
-        ("coverage", "fuzzing"),
     ),
     Variant(
         "paging total counts only the page",
         "list_paging_is_consistent",
         with_store(PageTotalStore),
-        (LIST,),
-        ("coverage", "fuzzing"),
     ),
     Variant(
         "list ignores sort",
         "list_sort_order_holds",
         list_ignoring_sort,
-        (LIST,),
-        ("coverage", "fuzzing"),
     ),
     Variant(
         "unknown id answered 200",
         "unknown_link_is_not_found",
         with_store(InventingStore),
-        (GET,),
-        ("examples", "fuzzing"),
     ),
     Variant(
         "delete does not delete",
         "deleted_link_is_gone",
         with_store(UndeletingStore),
-        (CREATE, DELETE),
-        ("stateful",),
     ),
     Variant(
         "a deleted link stays in the list",
         "deleted_link_is_gone",
         with_store(StaleIndexStore),
-        (CREATE, DELETE),
-        ("stateful",),
     ),
     Variant(
         "update wipes the fields it was not sent",
         "update_changes_only_given_fields",
         update_wiping_absent_fields,
-        (CREATE, UPDATE),
-        ("stateful",),
     ),
     Variant(
         "regenerate keeps the token",
         "regenerate_changes_only_credentials",
         regenerate_keeping_the_token,
-        (CREATE, REGENERATE),
-        ("stateful",),
     ),
     Variant(
         "deactivate does nothing",
         "activation_sets_is_active",
         deactivate_doing_nothing,
-        (CREATE, DEACTIVATE),
-        ("stateful",),
     ),
     Variant(
         "a created link is not stored",
         "created_link_reads_back",
         with_store(ForgetfulStore),
-        (CREATE,),
-        ("examples",),
     ),
     Variant(
         "update rewrites created_at",
         "server_fields_never_drift",
         with_store(BackdatingStore),
-        (CREATE, UPDATE),
-        ("stateful",),
     ),
     Variant(
         "a request without a key is accepted",
         "ignored_auth",
         wrapped(KeylessAccepted),
-        (LIST,),
-        ("examples",),
     ),
     Variant(
         "paging.total is a string",
         "response_schema_conformance",
         wrapped(TotalAsText),
-        (LIST,),
-        ("examples",),
     ),
     Variant(
         "422 instead of the documented 400",
         "status_code_conformance",
         wrapped(UnprocessableInsteadOfBadRequest),
-        (LIST,),
-        ("coverage",),
     ),
     Variant(
         "an invalid link_type filter is accepted",
         "negative_data_rejection",
         link_type_filter_without_enum,
-        (LIST,),
-        ("coverage",),
     ),
     Variant(
         "a server error on the is_active filter",
         "not_a_server_error",
         list_failing_on_is_active,
-        (LIST,),
-        ("examples", "fuzzing"),
     ),
     Variant(
         "405 with a stale Allow header",
         "allow_header_conformance",
         wrapped(StaleAllowHeader),
-        (LIST,),
-        ("coverage",),
+    ),
+    Variant(
+        "list reads only the first company_namespace",
+        "list_shows_every_matching_link",
+        list_reading_one_namespace,
+    ),
+    Variant(
+        "is_active=false read as true",
+        "list_items_match_filters",
+        list_reading_is_active_false_as_true,
     ),
 ]
+
+# The mock itself, served the same way: the control run.
+CORRECT = Variant("correct", "", lambda monkeypatch, tmp: mock())
+BY_NAME = {variant.name: variant for variant in [CORRECT, *VARIANTS]}
+
+
+def serve(name: str) -> None:
+    """Serve the variant ``name``; print its URL; stop when standard input closes."""
+    monkeypatch = pytest.MonkeyPatch()
+    with tempfile.TemporaryDirectory(prefix="portal-mock-variant-") as tmp:
+        app = BY_NAME[name].build(monkeypatch, Path(tmp))
+        with serve_in_thread(app) as url:
+            print(url, flush=True)
+            sys.stdin.read()
+    monkeypatch.undo()
+
+
+if __name__ == "__main__":
+    serve(sys.argv[1])

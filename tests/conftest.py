@@ -222,14 +222,21 @@ def links_in(path: Path) -> list[dict[str, Any]]:
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """Say how many of the deliberately broken mocks ``portal-mock contract`` caught."""
-    outcomes = [
-        report.outcome
-        for key in ("passed", "failed")
-        for report in terminalreporter.stats.get(key, [])
-        if report.when == "call"
-        and "test_each_broken_variant_is_reported_by_its_check" in report.nodeid
-    ]
-    if outcomes:
-        caught = outcomes.count("passed")
-        terminalreporter.write_line(f"broken variants: caught {caught} of {len(outcomes)}")
+    """Say how many of the deliberately broken mocks ``portal-mock contract`` caught.
+
+    A variant counts as caught only if every phase of its test (setup, call,
+    teardown) passed; one that errors in setup counts as not caught, not as absent.
+    """
+    caught: dict[str, bool] = {}
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            # The stats also hold deselected items and warnings: only test reports count.
+            if not isinstance(report, pytest.TestReport) or (
+                "test_each_broken_variant_is_reported_by_its_check" not in report.nodeid
+            ):
+                continue
+            passed = report.outcome == "passed" and not hasattr(report, "wasxfail")
+            caught[report.nodeid] = caught.get(report.nodeid, True) and passed
+    if caught:
+        found = sum(caught.values())
+        terminalreporter.write_line(f"broken variants: caught {found} of {len(caught)}")

@@ -1,20 +1,33 @@
 """``portal-mock contract`` through its command line: usage errors, the clean mock, broken variants.
 
-Every run starts Schemathesis in a process of its own, so its output (and the
-summary) is read with ``capfd``. The broken variants are served over real HTTP
-from this process, each on a free port of 127.0.0.1.
+Most runs start Schemathesis in a process of their own, so their output (and
+the summary) is read with ``capfd``. The broken variants are run as a user
+runs the command: each variant is served by a process of its own on a free
+port of 127.0.0.1, and ``portal-mock contract --url ... --max-time 30`` tests
+the whole API in every default phase. Those runs are independent, so several
+go at once (see ``CONCURRENT_RUNS``).
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
+import os
 import re
 import socket
+import subprocess
+import sys
+import threading
+import time
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
-from broken_variants import VARIANTS, Variant
+from broken_variants import CORRECT, VARIANTS, Variant
+from conftest import AUTH
 
 from portal_mock.app import create_app
 from portal_mock.cli import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, main
@@ -22,6 +35,15 @@ from portal_mock.contract.target import serve_in_thread
 from portal_mock.settings import Settings
 
 SEED = 7  # fixed, so every variant run sends the same cases each time
+# A user's budget; the variants must be caught within it, not within a larger one.
+MAX_TIME = 30
+# Runs at once. Each is CPU-bound (a Schemathesis process and a server process, about one
+# core together), so on CI's two cores two at once halve the wall time without starving a
+# run: the data-aware cases come first and catch every variant in the examples phase.
+CONCURRENT_RUNS = 2
+VARIANT_SCRIPT = Path(__file__).with_name("broken_variants.py")
+# Generous: a run stops itself after MAX_TIME; this only catches a hang.
+RUN_TIMEOUT = 300
 
 
 pytestmark = pytest.mark.usefixtures("clean_environment")
@@ -37,6 +59,12 @@ def reported_checks(output: str) -> dict[str, int]:
     )
 
 
+def first_failing_phase(output: str) -> str:
+    """The first phase Schemathesis marks as failed (``❌  Examples (in 3.2s)``), or ""."""
+    found = re.search(r"^ ❌  (\w+) \(in", output, re.M)
+    return found.group(1) if found else ""
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -48,7 +76,7 @@ def test_contract_help_lists_every_flag(capsys: pytest.CaptureFixture[str]) -> N
     assert main(["contract", "--help"]) == EXIT_OK
     out = capsys.readouterr().out
     flags = "--url --api-key --spec --max-time --workers --report --report-dir --seed"
-    for flag in [*flags.split(), "--max-examples", "--phases", "--operation"]:
+    for flag in [*flags.split(), "--max-examples", "--phases", "--operation", "--read-only"]:
         assert flag in out
 
 
@@ -120,23 +148,174 @@ def test_the_built_in_mock_honours_the_contract_in_every_phase_and_writes_report
     assert sorted(path.name for path in tmp_path.iterdir()) == ["reports"]
 
 
+@dataclass(frozen=True)
+class VariantRun:
+    """One ``portal-mock contract`` run against one served variant."""
+
+    code: int | None
+    out: str
+    seconds: float
+    problem: str = ""  # why the variant could not be served or tested, if it could not
+
+
+def _clean_env() -> dict[str, str]:
+    return {name: value for name, value in os.environ.items() if not name.startswith("PORTAL_MOCK")}
+
+
+def _drain(stream: Iterator[str], into: list[str]) -> None:
+    # Keep reading, so a server that logs a lot never blocks on a full pipe.
+    into.extend(stream)
+
+
+def run_against(variant: Variant, cwd: Path) -> VariantRun:
+    """Serve ``variant`` in a process of its own and run the contract command against it."""
+    env = _clean_env()
+    server = subprocess.Popen(
+        [sys.executable, str(VARIANT_SCRIPT), variant.name],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        cwd=cwd,
+    )
+    assert server.stdout is not None
+    assert server.stdin is not None
+    log: list[str] = []
+    try:
+        url = ""
+        for line in server.stdout:
+            log.append(line)
+            if line.startswith("http://"):
+                url = line.strip()
+                break
+        if not url:
+            return VariantRun(None, "", 0.0, "the variant was not served:\n" + "".join(log))
+        reader = threading.Thread(target=_drain, args=(server.stdout, log), daemon=True)
+        reader.start()
+        argv = ["--url", url, "--seed", str(SEED), "--max-time", str(MAX_TIME)]
+        started = time.monotonic()
+        contract = subprocess.run(
+            [sys.executable, "-m", "portal_mock", "contract", *argv],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=cwd,
+            timeout=RUN_TIMEOUT,
+            check=False,
+        )
+        seconds = time.monotonic() - started
+        return VariantRun(contract.returncode, contract.stdout + contract.stderr, seconds)
+    finally:
+        server.stdin.close()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=10)
+        server.stdout.close()
+
+
+def _selected_variants(request: pytest.FixtureRequest) -> list[Variant]:
+    """The variants whose tests this session runs (all of them, unless narrowed with -k)."""
+    wanted: dict[str, Variant] = {}
+    for item in request.session.items:
+        params = getattr(item, "callspec", None)
+        found = params.params.get("variant") if params is not None else None
+        if isinstance(found, Variant) and item.module is request.module:
+            wanted[found.name] = found
+        elif getattr(item, "originalname", "") == CONTROL_TEST:
+            wanted[CORRECT.name] = CORRECT
+    return list(wanted.values())
+
+
+CONTROL_TEST = "test_the_mock_passes_clean_under_the_same_budget"
+
+
+@pytest.fixture(scope="module")
+def variant_runs(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, VariantRun]:
+    """Every selected variant (and the control, the mock itself) tested, several at once."""
+    variants = _selected_variants(request)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=CONCURRENT_RUNS) as pool:
+        futures = {
+            variant.name: pool.submit(run_against, variant, tmp_path_factory.mktemp("variant"))
+            for variant in variants
+        }
+    return {name: future.result() for name, future in futures.items()}
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("variant", VARIANTS, ids=[v.defect.replace(" ", "-") for v in VARIANTS])
+def test_the_mock_passes_clean_under_the_same_budget(variant_runs: dict[str, VariantRun]) -> None:
+    run = variant_runs[CORRECT.name]
+    assert not run.problem, run.problem
+    assert run.code == EXIT_OK, run.out[-4000:]
+    assert "result       no contract violations found" in run.out
+    assert reported_checks(run.out) == {}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("variant", VARIANTS, ids=[v.name for v in VARIANTS])
 def test_each_broken_variant_is_reported_by_its_check(
     variant: Variant,
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
-    capfd: pytest.CaptureFixture[str],
+    variant_runs: dict[str, VariantRun],
+    request: pytest.FixtureRequest,
 ) -> None:
-    with serve_in_thread(variant.build(monkeypatch, tmp_path)) as url:
-        code = main(variant.argv(url, SEED))
-    out = capfd.readouterr().out
-    reported = reported_checks(out)
+    run = variant_runs[variant.name]
+    assert not run.problem, run.problem
+    # How long the run took and the phase that first failed, for a JUnit report
+    # (`-o junit_family=xunit1`); not `record_property`, which warns under xunit2.
+    request.node.user_properties.append(("contract_seconds", round(run.seconds, 1)))
+    request.node.user_properties.append(("first_failing_phase", first_failing_phase(run.out)))
+    reported = reported_checks(run.out)
     assert variant.check in reported, (
         f"{variant.defect}: expected {variant.check}, reported {reported or 'nothing'}\n"
-        + out[-3000:]
+        + run.out[-3000:]
     )
-    assert code == EXIT_FINDINGS
+    assert run.code == EXIT_FINDINGS
+
+
+def all_links(url: str) -> list[dict[str, object]]:
+    reply = httpx.get(f"{url}/workorder-portal-links", params={"per_page": 100}, headers=AUTH)
+    assert reply.status_code == 200, reply.text
+    links: list[dict[str, object]] = reply.json()["data"]
+    return links
+
+
+@pytest.mark.slow
+def test_a_read_only_run_sends_no_write_and_says_so(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    with serve_in_thread(CORRECT.build(monkeypatch, tmp_path)) as url:
+        before = all_links(url)
+        argv = ["--read-only", "--seed", str(SEED), "--max-examples", "10"]
+        code = main(["contract", "--url", url, *argv])
+        after = all_links(url)
+    out = capfd.readouterr().out
+    assert code == EXIT_OK, out[-3000:]
+    assert after == before
+    assert "mode      read-only: no seeding, GET operations only" in out
+    assert "seeded       nothing (read-only)" in out
+    assert "operations   2 of 2 exercised" in out
+
+
+@pytest.mark.slow
+def test_a_default_run_removes_the_links_it_seeded(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    with serve_in_thread(CORRECT.build(monkeypatch, tmp_path)) as url:
+        before = {link["_id"] for link in all_links(url)}
+        argv = ["--seed", str(SEED), "--phases", "examples", "--max-examples", "5"]
+        code = main(["contract", "--url", url, *argv])
+        after = {link["_id"] for link in all_links(url)}
+    out = capfd.readouterr().out
+    assert code == EXIT_OK, out[-3000:]
+    found = re.search(r"seeded       (\d+) links of its own .*, (\d+) removed after the run", out)
+    assert found, out[-3000:]
+    assert int(found.group(1)) == int(found.group(2)) > 12
+    # The examples phase deletes one sample link (the spec's example id); nothing is added.
+    assert after <= before
 
 
 @pytest.mark.slow
@@ -145,8 +324,11 @@ def test_failing_exchanges_go_to_the_cassettes_and_junit_with_a_curl_line_in_the
 ) -> None:
     [variant] = [v for v in VARIANTS if v.check == "unknown_link_is_not_found"]
     reports = ["--report", "junit,har,vcr", "--report-dir", "out"]
+    # Narrowed to the operation and phase the defect lives in: this tests the reports.
+    narrow = ["--seed", str(SEED), "--max-examples", "10", "--phases", "examples"]
+    narrow += ["--operation", "getWorkorderPortalLink"]
     with serve_in_thread(variant.build(monkeypatch, tmp_path)) as url:
-        code = main([*variant.argv(url, SEED), *reports])
+        code = main(["contract", "--url", url, *narrow, *reports])
     out = capfd.readouterr().out
     assert code == EXIT_FINDINGS, out[-3000:]
     unknown = "/workorder-portal-links/6740c3a1e4b0a1c2d3e4f5a6"  # the spec's example id

@@ -55,6 +55,23 @@ def test_report_dir_and_spec_become_paths() -> None:
 
 
 @pytest.mark.parametrize(
+    ("flags", "environ", "expected"),
+    [
+        ({}, {}, False),
+        ({"read_only": True}, {}, True),
+        ({}, {"PORTAL_MOCK_CONTRACT_READ_ONLY": "yes"}, True),
+        ({}, {"PORTAL_MOCK_CONTRACT_READ_ONLY": "0"}, False),
+        ({"read_only": True}, {"PORTAL_MOCK_CONTRACT_READ_ONLY": "false"}, True),
+    ],
+    ids=["default", "flag", "env yes", "env 0", "flag over env"],
+)
+def test_read_only_comes_from_the_flag_or_the_environment(
+    flags: dict[str, object], environ: dict[str, str], expected: bool
+) -> None:
+    assert build_contract_settings(flags, environ).read_only is expected
+
+
+@pytest.mark.parametrize(
     ("flags", "message"),
     [
         ({"url": "ftp://host"}, "--url 'ftp://host' is not an http:// or https:// address"),
@@ -66,6 +83,7 @@ def test_report_dir_and_spec_become_paths() -> None:
         ({"max_examples": "0"}, "--max-examples 0 is not at least 1"),
         ({"report": "junit,pdf"}, "--report: pdf not one of junit, har, vcr"),
         ({"phases": "fuzzing,smoke"}, "--phases: smoke not one of"),
+        ({"read_only": "perhaps"}, "--read-only 'perhaps' is not one of 1, true, yes"),
     ],
     ids=[
         "ftp url",
@@ -77,6 +95,7 @@ def test_report_dir_and_spec_become_paths() -> None:
         "no examples",
         "unknown report",
         "unknown phase",
+        "read-only not a switch",
     ],
 )
 def test_an_unusable_value_raises_value_error_naming_the_flag(

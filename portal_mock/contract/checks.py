@@ -14,11 +14,12 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from schemathesis import Case, CheckContext, GenerationMode, Response
+from schemathesis import APIOperation, Case, CheckContext, GenerationMode, Response
 
 from portal_mock.contract import rules
 from portal_mock.contract.memory import CREDENTIALS, IMMUTABLE, RUN, CallContext
 from portal_mock.contract.probe import Probe, Snapshot, by_id_target
+from portal_mock.contract.seeding import SEEDER
 from portal_mock.contract.spec import (
     ACTIVATE,
     BY_ID,
@@ -32,6 +33,8 @@ from portal_mock.contract.spec import (
     WRITES,
     Spec,
 )
+
+Operation = APIOperation[Any, Any, Any, Any]
 
 AnyCase = Case[Any]
 Check = Callable[[CheckContext, Response, AnyCase], bool | None]
@@ -58,6 +61,32 @@ def is_positive(case: AnyCase) -> bool:
     return meta is None or meta.generation.mode is GenerationMode.POSITIVE
 
 
+def probe_for(operation: Operation, transport: Mapping[str, Any] | None = None) -> Probe:
+    """A probe that reaches the target of ``operation`` the way the run does.
+
+    ``transport`` holds the TLS settings of a call (``verify``, ``cert``); without
+    it they are read from the run's configuration.
+    """
+    schema = operation.schema
+    config = schema.config
+    if transport is None:
+        transport = {
+            "verify": config.tls_verify_for(operation=operation),
+            "cert": config.request_cert_for(operation=operation),
+        }
+    client = RUN.client(
+        transport,
+        config.request_timeout_for(operation=operation),
+        config.proxy_for(operation=operation),
+    )
+    return Probe(
+        client=client,
+        base_url=schema.get_base_url(),
+        headers=dict(config.headers_for(operation=operation) or {}),
+        spec=RUN.spec_for(schema.raw_schema),
+    )
+
+
 def call_context(case: AnyCase, transport: Mapping[str, Any]) -> CallContext:
     """How to reach the target for ``case``, and the link it is about as the list shows it now.
 
@@ -65,19 +94,7 @@ def call_context(case: AnyCase, transport: Mapping[str, Any]) -> CallContext:
     which passes the TLS settings in ``transport``), so the snapshot is the state
     the request acts on. Headers (the API key) come from the run's configuration.
     """
-    schema, operation = case.operation.schema, case.operation
-    config = schema.config
-    client = RUN.client(
-        transport,
-        config.request_timeout_for(operation=operation),
-        config.proxy_for(operation=operation),
-    )
-    probe = Probe(
-        client=client,
-        base_url=schema.get_base_url(),
-        headers=dict(config.headers_for(operation=operation) or {}),
-        spec=RUN.spec_for(schema.raw_schema),
-    )
+    probe = probe_for(case.operation, transport)
     link_id = by_id_target(operation_id(case), case.path_parameters or {})
     before = probe.snapshot(link_id) if link_id is not None and is_positive(case) else None
     return CallContext(probe=probe, before=before)
@@ -177,6 +194,54 @@ def list_items_match_filters(ctx: CheckContext, response: Response, case: AnyCas
     return None
 
 
+def list_shows_every_matching_link(
+    ctx: CheckContext, response: Response, case: AnyCase
+) -> bool | None:
+    """Every link of the run's own population that matches the filters is counted and shown.
+
+    Judged on the data-aware cases only (the harness builds them without
+    Schemathesis's metadata), against the population as the list shows it now.
+    """
+    call = judged(case, response, {LIST})
+    body = call.body() if call is not None and call.status == 200 else None
+    if call is None or case.meta is not None or not isinstance(body, dict):
+        return None
+    items, paging = body.get("data"), body.get("paging")
+    population = _population_now(call)
+    if not isinstance(items, list) or not isinstance(paging, dict) or population is None:
+        return None
+    query = call.query()
+    expected = [link for link in population if not rules.Filters.from_query(query).mismatches(link)]
+    asked = rules.asked_paging(query, call.spec.list_defaults)
+    total = paging.get("total")
+    problems: list[str] = []
+    if isinstance(total, int) and total < len(expected):
+        problems.append(f"total is {total}, but {len(expected)} of the run's own links match")
+    elif asked is not None and asked[0] == 1 and isinstance(total, int) and total <= asked[1]:
+        listed = {item.get("_id") for item in items if isinstance(item, dict)}
+        problems.extend(
+            f"link {link['_id']} matches but is not listed"
+            for link in expected
+            if link["_id"] not in listed
+        )
+    fail("the list must show every link that matches its filters", problems)
+    return None
+
+
+def _population_now(call: Call) -> list[Link] | None:
+    """The run's population as the list shows it now, or None if the list cannot vouch for it."""
+    ids = [str(link["_id"]) for link in SEEDER.links()]
+    if not ids:
+        return None
+    reply = call.probe.call(LIST, query={"_id": ",".join(ids), "per_page": 100})
+    items = reply.data()
+    if reply.status != 200 or not isinstance(items, list):
+        return None
+    if any(not isinstance(item, dict) or item.get("_id") not in ids for item in items):
+        return None  # the _id filter is not honoured: nothing here to compare with
+    return items
+
+
 def list_paging_is_consistent(ctx: CheckContext, response: Response, case: AnyCase) -> bool | None:
     call = judged(case, response, {LIST})
     body = call.body() if call is not None and call.status == 200 else None
@@ -209,12 +274,13 @@ def _recount(call: Call, total: Any) -> list[str]:
         body = reply.body if reply.status == 200 and isinstance(reply.body, dict) else {}
         return len(body.get("data") or []), (body.get("paging") or {}).get("total")
 
-    _, other_total = page_of_one(1)
+    # One request answers two questions: the last link exists, and the total stays the same.
+    count, other_total = page_of_one(max(total, 1))
     if other_total is not None and other_total != total:
         return [f"total is {total}, but the same query one link a page says {other_total}"]
-    if total > 0 and page_of_one(total)[0] != 1:
+    if total > 0 and count != 1:
         return [f"total is {total}, but the same query has no link number {total}"]
-    if page_of_one(total + 1)[0] != 0:
+    if total > 0 and page_of_one(total + 1)[0] != 0:
         return [f"total is {total}, but the same query has a link number {total + 1}"]
     return []
 
@@ -412,6 +478,7 @@ def _earlier(after: Any, before: Any) -> bool:
 # Every check of this module; ``hooks`` registers them with Schemathesis in this order.
 CHECKS: tuple[Check, ...] = (
     list_items_match_filters,
+    list_shows_every_matching_link,
     list_paging_is_consistent,
     list_sort_order_holds,
     created_link_reads_back,

@@ -1,10 +1,13 @@
-"""The module Schemathesis loads (``hooks`` in its config): the contract's checks, hook and summary.
+"""The module Schemathesis loads (``hooks`` in its config): the checks, hooks and summary.
 
 Importing it registers, through Schemathesis's own extension points, every check
-of ``checks`` (``schemathesis.check``), a ``before_call`` hook that remembers each
-call's context, two ``st run`` options for the failing-exchange cassettes, and
-the handler that prints the summary. It also works with plain Schemathesis:
-``hooks = "portal_mock.contract.hooks"`` in a ``schemathesis.toml``.
+of ``checks`` (``schemathesis.check``); an ``after_load_schema`` hook that seeds
+the target with the run's own links; a ``before_add_examples`` hook that adds
+the data-aware cases to each operation's examples; a ``before_call`` hook that
+remembers each call's context; two ``st run`` options for the failing-exchange
+cassettes; and the handler that prints the summary (and removes the seeded
+links). It also works with plain Schemathesis: ``hooks =
+"portal_mock.contract.hooks"`` in a ``schemathesis.toml``.
 """
 
 from __future__ import annotations
@@ -17,12 +20,34 @@ from schemathesis import cli
 from schemathesis.cli import EventHandler, ExecutionContext
 from schemathesis.engine import events
 
-from portal_mock.contract.checks import CHECKS, call_context
+from portal_mock.contract.cases import data_aware_cases
+from portal_mock.contract.checks import CHECKS, call_context, probe_for
 from portal_mock.contract.memory import RUN
+from portal_mock.contract.seeding import SEEDER
+from portal_mock.contract.spec import LIST
 from portal_mock.contract.summary import FailingExchanges, Tally, render
 
 for _check in CHECKS:
     schemathesis.check(_check)
+
+
+@schemathesis.hook
+def after_load_schema(context: schemathesis.HookContext, schema: Any) -> None:
+    # Seed before any phase starts: Schemathesis shares each phase's time among the
+    # operations, and seeding on first use would spend the first operation's share.
+    operation = schema.find_operation_by_id(LIST)
+    SEEDER.get(probe_for(operation))
+
+
+@schemathesis.hook
+def before_add_examples(
+    context: schemathesis.HookContext, examples: list[schemathesis.Case[Any]]
+) -> None:
+    # The first operation whose examples are built seeds the target: the data-aware
+    # cases then run in the first phase, before any budget can run out.
+    operation = context.operation
+    if operation is not None:
+        examples.extend(data_aware_cases(operation, SEEDER.get(probe_for(operation))))
 
 
 @schemathesis.hook
@@ -47,6 +72,14 @@ _options.add_option(
 )
 
 
+_options.add_option(
+    "--contract-read-only",
+    is_flag=True,
+    default=False,
+    help="Seed nothing: the target's data must not change (pair with --include-method GET)",
+)
+
+
 class ContractSummary(EventHandler[ExecutionContext]):
     """Counts cases per phase, collects failures by check, prints the summary at the end."""
 
@@ -55,6 +88,9 @@ class ContractSummary(EventHandler[ExecutionContext]):
         har, vcr = params.get("contract_failures_har"), params.get("contract_failures_vcr")
         self._paths = (Path(har) if har else None, Path(vcr) if vcr else None)
         self._exchanges: FailingExchanges | None = None
+        if params.get("contract_read_only"):
+            # Handlers are made before the schema loads, so this comes before any seeding.
+            SEEDER.read_only()
 
     def handle_event(self, ctx: ExecutionContext, event: events.EngineEvent) -> None:
         if isinstance(event, events.ScenarioFinished) and event.is_test_scenario:
@@ -70,6 +106,7 @@ class ContractSummary(EventHandler[ExecutionContext]):
     def shutdown(self, ctx: ExecutionContext) -> None:
         if self._paths != (None, None):
             self._cassettes(ctx).close()
+        seeded = SEEDER.finish()
         if ctx.api_statistic is None:
             return  # the schema never loaded: Schemathesis has said why
         summary = render(
@@ -77,6 +114,7 @@ class ContractSummary(EventHandler[ExecutionContext]):
             selected=ctx.api_statistic.operations.selected,
             seed=ctx.config.seed,
             errors=len(ctx.errors),
+            seeded=seeded,
         )
         print(summary, flush=True)
 

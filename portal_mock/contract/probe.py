@@ -88,8 +88,9 @@ def new_client(
     transport: Mapping[str, Any], timeout: float | None, proxy: str | None
 ) -> httpx.Client:
     """A client with the TLS settings Schemathesis passes to a call (``verify``, ``cert``)."""
+    verify = transport.get("verify")
     return httpx.Client(
-        verify=transport.get("verify", True),
+        verify=True if verify is None else verify,
         cert=transport.get("cert"),
         timeout=timeout if timeout is not None else DEFAULT_TIMEOUT,
         proxy=proxy,

@@ -92,6 +92,8 @@ def _announce(settings: ContractSettings, url: str) -> None:
     print(f"portal-mock contract: testing {url}{what}", flush=True)
     print(f"  spec      {settings.spec.resolve()}")
     print(f"  scope     {operations}; phases {', '.join(settings.phases)}")
+    if settings.read_only:
+        print("  mode      read-only: no seeding, GET operations only")
     budget = f"up to {settings.max_examples} examples per operation and phase"
     limit = f", at most {settings.max_time} s" if settings.max_time else ""
     print(f"  budget    {budget}{limit}; {settings.workers} worker(s)")
@@ -134,6 +136,8 @@ def schemathesis_command(settings: ContractSettings, url: str, config: Path) -> 
     command += [str(settings.spec.resolve()), "--url", url, "--phases", ",".join(settings.phases)]
     for operation in settings.operations:
         command += ["--include-operation-id", operation]
+    if settings.read_only:
+        command += ["--include-method", "GET", "--contract-read-only"]
     paths = report_paths(settings)
     for name in ("har", "vcr"):
         if name in paths:

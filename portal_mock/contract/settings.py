@@ -35,6 +35,8 @@ class ContractSettings:
     max_examples: int = DEFAULT_MAX_EXAMPLES
     phases: tuple[str, ...] = PHASES
     operations: tuple[str, ...] = ()
+    # Send no write: no seeding, only the GET operations (see the README for what goes unchecked).
+    read_only: bool = False
 
     @property
     def built_in(self) -> bool:
@@ -53,6 +55,7 @@ _FLAGS = {
     "max_examples": "MAX_EXAMPLES",
     "phases": "PHASES",
     "operation": "OPERATION",
+    "read_only": "READ_ONLY",
 }
 
 
@@ -82,7 +85,20 @@ def build_contract_settings(
         ),
         phases=_choices(merged["phases"], "--phases", PHASES, PHASES) or PHASES,
         operations=tuple(_items(merged["operation"])),
+        read_only=_switch(merged["read_only"], "--read-only"),
     )
+
+
+def _switch(value: Any, flag: str) -> bool:
+    """A flag given (True), or an environment value: 1/true/yes or 0/false/no."""
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes"):
+        return True
+    if text in ("0", "false", "no", ""):
+        return False
+    raise ValueError(f"{flag} {value!r} is not one of 1, true, yes, 0, false, no")
 
 
 def _url(value: str) -> str:

@@ -19,6 +19,7 @@ from schemathesis.engine.recorder import CheckFailureInfo, RecordedScenario, Sce
 from schemathesis.reporting.har import HarWriter
 from schemathesis.reporting.vcr import VcrWriter
 
+from portal_mock.contract.seeding import Seeded
 from portal_mock.contract.settings import PHASES
 
 EXAMPLES_PER_CHECK = 3
@@ -124,9 +125,33 @@ def _finding_lines(tally: Tally) -> list[str]:
     return lines
 
 
-def render(tally: Tally, *, selected: int, seed: int | None, errors: int) -> str:
+def _seeding_lines(seeded: Seeded | None) -> list[str]:
+    if seeded is None:
+        return ["  seeded       nothing (the schema did not load)"]
+    if seeded.read_only:
+        return [
+            "  seeded       nothing (read-only): the list was tested on the target's own data "
+            "and no write operation was checked"
+        ]
+    created = len(seeded.created)
+    lines = [
+        f"  seeded       {created} links of its own (namespaces {seeded.tag}-*), "
+        f"{seeded.removed} removed after the run"
+    ]
+    if seeded.problems:
+        lines.append(
+            f"  not seeded   {len(seeded.problems)}: {seeded.problems[0]}; "
+            "the rules that need them were checked less"
+        )
+    return lines
+
+
+def render(
+    tally: Tally, *, selected: int, seed: int | None, errors: int, seeded: Seeded | None = None
+) -> str:
     """The summary printed at the end of a run."""
     lines = ["", "portal-mock contract summary", *_coverage_lines(tally, selected)]
+    lines.extend(_seeding_lines(seeded))
     if errors:
         lines.append(f"  errors       {errors} (the run could not complete some cases; see above)")
     total = sum(len(found) for found in tally.findings.values())
