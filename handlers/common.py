@@ -14,7 +14,7 @@ Response = tuple[dict[str, Any], int] | tuple[dict[str, Any], int, dict[str, str
 
 
 def workspace() -> Workspace:
-    """The caller's workspace: its X-Mock-Session's (the spec has checked the name), or the durable one."""
+    """The caller's X-Mock-Session workspace (the spec checked the name), else the durable one."""
     sessions: Sessions = request.state.sessions
     return sessions.workspace(request.headers.get(SESSION_HEADER))
 

@@ -75,7 +75,9 @@ def _session_and_terminal_flags(serve: argparse.ArgumentParser) -> None:
     serve.add_argument(
         "--max-sessions", metavar="N", help="live X-Mock-Session stores at most, 0: none [100]"
     )
-    serve.add_argument("--reset", **switch, help="start from the fixtures again, whatever is stored")
+    serve.add_argument(
+        "--reset", **switch, help="start from the fixtures again, whatever is stored"
+    )
     serve.add_argument("--quiet", **switch, help="no line per request on the terminal")
     serve.add_argument(
         "--log-format", choices=["text", "json"], help="the line per request: text or json [text]"

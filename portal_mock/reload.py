@@ -1,4 +1,4 @@
-"""``serve --reload``: run the server in a child process and restart it when the spec or fixtures change.
+"""``serve --reload``: serve from a child process, restarted when the spec or fixtures change.
 
 The parent holds the listening socket, so the address (even a port picked with
 ``--port 0``) survives every restart, and watches the files with watchfiles,

@@ -120,9 +120,7 @@ def _session(scope: Scope) -> str | None:
 class RequestLogMiddleware:
     """Times each request and hands its entry to the log and the printer, errors included."""
 
-    def __init__(
-        self, app: ASGIApp, log: RequestLog, show: Callable[[Entry], None] | None
-    ) -> None:
+    def __init__(self, app: ASGIApp, log: RequestLog, show: Callable[[Entry], None] | None) -> None:
         self.app = app
         self.log = log
         self.show = show

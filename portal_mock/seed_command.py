@@ -44,7 +44,7 @@ def seed(flags: Mapping[str, Any], environ: Mapping[str, str]) -> int:
     except StoreLocked as exc:
         print(
             f"portal-mock seed: {exc}.\nA running mock holds the store: seed it through the "
-            "server instead, with POST /__mock/seed (body {\"count\": N, \"seed\": S}).",
+            'server instead, with POST /__mock/seed (body {"count": N, "seed": S}).',
             file=sys.stderr,
         )
         return EXIT_USAGE

@@ -78,8 +78,7 @@ class LinkFaker:
             "url": PORTAL_BASE_URL + self._token(12),
             "access_token": self._token(32),
             "permissions": {
-                name: name == "can_view_details" or rnd.random() < 0.4
-                for name in self._permissions
+                name: name == "can_view_details" or rnd.random() < 0.4 for name in self._permissions
             },
             "access_restrictions": self._restrictions(company),
             "expiry_date": self._expiry(created),
@@ -153,4 +152,3 @@ def new_seed() -> int:
 def fake_links(spec: dict[str, Any], count: int, seed: int) -> list[Link]:
     """``count`` links for ``seed``, each fitting the spec, oldest first, without ``_id``."""
     return LinkFaker(spec, seed).links(count)
-

@@ -237,7 +237,10 @@ class LinkStore:
         """Store whole links under fresh ``_id``s, in one journal record; return the ids."""
         with self._lock:
             fresh = [
-                {"_id": self._ids.new(), **{k: copy.deepcopy(v) for k, v in link.items() if k != "_id"}}
+                {
+                    "_id": self._ids.new(),
+                    **{k: copy.deepcopy(v) for k, v in link.items() if k != "_id"},
+                }
                 for link in links
             ]
             if fresh:

@@ -77,9 +77,7 @@ class BodyValidator(DefaultsJSONRequestBodyValidator):
                 detail=f"Unknown charset {self._encoding!r} in Content-Type."
             ) from exc
 
-    def _insert_body(
-        self, receive: Receive, *, body: Any, scope: Scope
-    ) -> tuple[Receive, Scope]:
+    def _insert_body(self, receive: Receive, *, body: Any, scope: Scope) -> tuple[Receive, Scope]:
         receive, scope = super()._insert_body(receive, body=body, scope=scope)
         # The schema's default stands in for a missing optional body: say it is
         # JSON, or Connexion hands the handler the raw bytes instead of a dict.

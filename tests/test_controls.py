@@ -244,9 +244,7 @@ def test_requests_honours_limit_and_the_callers_session(
     mock.get(BASE, headers=OTHER)
     limited = call("GET", "/requests", 200, params={"limit": 2}, headers=SESSION)["data"]
     assert [e["query"] for e in limited] == ["page=3", "page=2"]
-    assert [e["session"] for e in call("GET", "/requests", 200, headers=OTHER)["data"]] == [
-        "run-2"
-    ]
+    assert [e["session"] for e in call("GET", "/requests", 200, headers=OTHER)["data"]] == ["run-2"]
     call("GET", "/requests", 400, params={"limit": 0})
 
 

@@ -85,7 +85,8 @@ def call_context(case: AnyCase, transport: Mapping[str, Any]) -> CallContext:
 
 def _session_of(case: AnyCase) -> dict[str, str]:
     """The case's X-Mock-Session, so that the checks' own requests see the store it acts on."""
-    value = (case.headers or {}).get("X-Mock-Session")
+    headers: dict[str, Any] = dict(case.headers or {})
+    value = headers.get("X-Mock-Session")
     return {"X-Mock-Session": value} if isinstance(value, str) else {}
 
 
