@@ -25,7 +25,7 @@ def test_serve_help_lists_the_frontend_flags(capsys: pytest.CaptureFixture[str])
 def test_defaults_keep_100_sessions_text_lines_and_no_reload() -> None:
     settings = build_settings(NO_FLAGS, {})
     assert (settings.max_sessions, settings.log_format) == (100, "text")
-    assert not (settings.reset or settings.quiet or settings.reload)
+    assert (settings.reset, settings.quiet, settings.reload) == (False, False, False)
 
 
 def test_variables_set_the_frontend_flags_and_a_flag_wins() -> None:
