@@ -157,6 +157,7 @@ def _announce(settings: Settings, host: str, port: int) -> None:
     print(f"  store:      {settings.db.resolve() if settings.db else 'in memory'}")
     print(f"  spec:       {settings.spec.resolve()} (served at {base}/openapi.json)")
     print(f"  swagger ui: {base}/ui/")
+    print(f"  controls:   {base}/__mock/ (spec at {base}/__mock/openapi.json)")
     if settings.uses_dev_key:
         print(f"  api key:    none configured, accepting the development key '{DEV_KEY}'")
     else:
