@@ -8,6 +8,8 @@ the app; ours is built from settings, so the child builds it again instead.
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import socket
 from collections.abc import Callable
 from pathlib import Path
@@ -28,6 +30,15 @@ def watched_files(settings: Settings) -> set[Path]:
     return {path.resolve() for path in files}
 
 
+def _serve_child(settings: Settings, log_level: str, sock: socket.socket, serve: Serve) -> int:
+    # watchfiles tells a restarted child which files changed (an empty list on
+    # the first start): --reset empties the durable store on the first start
+    # only, never because the spec was edited.
+    if os.environ.get("WATCHFILES_CHANGES", "[]") != "[]":
+        settings = dataclasses.replace(settings, reset=False)
+    return serve(settings, log_level, sock)
+
+
 def serve_with_reload(settings: Settings, log_level: str, sock: socket.socket, serve: Serve) -> int:
     """Run ``serve`` in a child, again after each change, until SIGINT or SIGTERM; return 0."""
     files = watched_files(settings)
@@ -44,8 +55,8 @@ def serve_with_reload(settings: Settings, log_level: str, sock: socket.socket, s
     print("portal-mock: reloading when these change: " + ", ".join(map(str, sorted(files))))
     run_process(
         *sorted({path.parent for path in files}),
-        target=serve,
-        args=(settings, log_level, sock),
+        target=_serve_child,
+        args=(settings, log_level, sock, serve),
         target_type="function",
         watch_filter=is_watched,
         callback=announce,

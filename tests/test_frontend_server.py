@@ -115,19 +115,21 @@ def test_quiet_server_prints_no_request_lines(run_server: Start) -> None:
     assert f" {BASE}" not in output
 
 
-def test_reload_restarts_the_server_when_the_spec_changes(
+def test_reload_restarts_the_server_when_the_spec_changes_and_keeps_the_store(
     run_server: Start, tmp_path: Path
 ) -> None:
     spec = tmp_path / "spec.yaml"
     bundled = Path(__file__).resolve().parent.parent / "openapi" / "workorder-portal-links.yaml"
     spec.write_text(bundled.read_text(encoding="utf-8"), encoding="utf-8")
-    server = run_server("--no-fixtures", "--reload", "--spec", str(spec))
+    server = run_server("--db", "db.json", "--reset", "--reload", "--spec", str(spec))
 
     def title() -> str:
         served: str = httpx.get(f"{server.url}/openapi.json", timeout=10).json()["info"]["title"]
         return served
 
     assert title() == "Workorder Portal Link API"
+    with client(server) as api:
+        link_id = api.post(BASE, json={"workorder": WORKORDER}).json()["data"]["_id"]
     text = spec.read_text(encoding="utf-8")
     spec.write_text(text.replace("title: Workorder Portal Link API", "title: Reloaded"), "utf-8")
     deadline = time.monotonic() + 60
@@ -139,6 +141,9 @@ def test_reload_restarts_the_server_when_the_spec_changes(
         except httpx.HTTPError:
             continue  # between the old server's stop and the new one's start
     assert seen == "Reloaded"
+    # --reset empties nothing on a restart that a spec change caused.
+    with client(server) as api:
+        assert api.get(f"{BASE}/{link_id}").status_code == 200
     code, output = server.stop()
     assert code == 0, output
     assert "spec.yaml changed, restarting" in output
