@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import signal
 import socket
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -30,7 +33,16 @@ def watched_files(settings: Settings) -> set[Path]:
     return {path.resolve() for path in files}
 
 
+def _stop_when_orphaned(parent: int) -> None:
+    """SIGTERM this process once ``parent`` is gone, so a killed supervisor leaves no server."""
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
 def _serve_child(settings: Settings, log_level: str, sock: socket.socket, serve: Serve) -> int:
+    watchdog = threading.Thread(target=_stop_when_orphaned, args=(os.getppid(),), daemon=True)
+    watchdog.start()
     # watchfiles tells a restarted child which files changed (an empty list on
     # the first start): --reset empties the durable store on the first start
     # only, never because the spec was edited.

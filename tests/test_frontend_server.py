@@ -147,3 +147,19 @@ def test_reload_restarts_the_server_when_the_spec_changes_and_keeps_the_store(
     code, output = server.stop()
     assert code == 0, output
     assert "spec.yaml changed, restarting" in output
+
+
+def test_a_killed_reload_supervisor_leaves_no_server_behind(run_server: Start) -> None:
+    server = run_server("--no-fixtures", "--reload")
+    assert total(server) == 0
+    server.process.kill()
+    server.process.wait(timeout=10)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"{server.url}/__mock/health", headers=AUTH, timeout=2)
+        except httpx.TransportError:
+            break
+        time.sleep(0.5)
+    else:
+        pytest.fail("the reload child still answers after its supervisor was killed")

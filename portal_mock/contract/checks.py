@@ -75,19 +75,12 @@ def call_context(case: AnyCase, transport: Mapping[str, Any]) -> CallContext:
     probe = Probe(
         client=client,
         base_url=schema.get_base_url(),
-        headers={**(config.headers_for(operation=operation) or {}), **_session_of(case)},
+        headers=dict(config.headers_for(operation=operation) or {}),
         spec=RUN.spec_for(schema.raw_schema),
     )
     link_id = by_id_target(operation_id(case), case.path_parameters or {})
     before = probe.snapshot(link_id) if link_id is not None and is_positive(case) else None
     return CallContext(probe=probe, before=before)
-
-
-def _session_of(case: AnyCase) -> dict[str, str]:
-    """The case's X-Mock-Session, so that the checks' own requests see the store it acts on."""
-    headers: dict[str, Any] = dict(case.headers or {})
-    value = headers.get("X-Mock-Session")
-    return {"X-Mock-Session": value} if isinstance(value, str) else {}
 
 
 @dataclass(frozen=True)
