@@ -7,6 +7,7 @@ Exit codes: 0 ok, 1 findings (``contract`` found violations), 2 usage or environ
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import signal
 import socket
@@ -78,7 +79,9 @@ def _session_and_terminal_flags(serve: argparse.ArgumentParser) -> None:
     serve.add_argument(
         "--reset", **switch, help="start from the fixtures again, whatever is stored"
     )
-    serve.add_argument("--quiet", **switch, help="no line per request on the terminal")
+    serve.add_argument(
+        "--quiet", **switch, help="no line per request (nor with --log-level warning and above)"
+    )
     serve.add_argument(
         "--log-format", choices=["text", "json"], help="the line per request: text or json [text]"
     )
@@ -210,6 +213,9 @@ def serve_on(settings: Settings, log_level: str, sock: socket.socket) -> int:
     """Serve on the listening ``sock`` until SIGINT or SIGTERM (the --reload child runs this)."""
     from portal_mock.app import create_app
 
+    if log_level not in ("info", "debug"):
+        # The line per request is an info message, as uvicorn's access log was.
+        settings = dataclasses.replace(settings, quiet=True)
     try:
         app = create_app(settings)
     except Exception as exc:  # noqa: BLE001 - any start-up failure (YAML, spec, fixtures, store) is one line and exit 2

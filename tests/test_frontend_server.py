@@ -108,8 +108,11 @@ def test_each_request_is_one_line_without_keys_or_tokens(run_server: Start) -> N
         assert secret not in output
 
 
-def test_quiet_server_prints_no_request_lines(run_server: Start) -> None:
-    server = run_server("--no-fixtures", "--quiet")
+@pytest.mark.parametrize(
+    "flags", [["--quiet"], ["--log-level", "warning"]], ids=["--quiet", "--log-level warning"]
+)
+def test_a_quiet_server_prints_no_request_lines(run_server: Start, flags: list[str]) -> None:
+    server = run_server("--no-fixtures", *flags)
     total(server)
     _, output = server.stop()
     assert f" {BASE}" not in output
