@@ -1,4 +1,4 @@
-"""What every handler shares: the store of this app, the success envelope, the 404."""
+"""What every handler shares: the caller's store, the success envelope, the 404."""
 
 from __future__ import annotations
 
@@ -7,13 +7,22 @@ from typing import Any
 from connexion import request
 
 from portal_mock.errors import error_body
+from portal_mock.sessions import SESSION_HEADER, Sessions, Workspace
 from portal_mock.store import LinkStore
 
 Response = tuple[dict[str, Any], int] | tuple[dict[str, Any], int, dict[str, str]]
 
 
+def workspace() -> Workspace:
+    """The caller's X-Mock-Session workspace (the spec checked the name), else the durable one."""
+    sessions: Sessions = request.state.sessions
+    return sessions.workspace(request.headers.get(SESSION_HEADER))
+
+
 def store() -> LinkStore:
-    """The store the app factory put in the lifespan state."""
+    """The store this request acts on; without X-Mock-Session, the one the app factory opened."""
+    if SESSION_HEADER in request.headers:
+        return workspace().store
     found: LinkStore = request.state.store
     return found
 

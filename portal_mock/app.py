@@ -21,24 +21,32 @@ from portal_mock import errors
 from portal_mock.auth import api_key_handler
 from portal_mock.body_limit import BodyLimitMiddleware
 from portal_mock.fixtures import read_fixtures
+from portal_mock.paths import DEFAULT_CONTROLS_SPEC
+from portal_mock.requestlog import RequestLog, RequestLogMiddleware, printer
 from portal_mock.served_spec import SpecAsWrittenMiddleware
+from portal_mock.sessions import Sessions
 from portal_mock.settings import Settings
 from portal_mock.store import LinkStore, StoreWriteFailed
 from portal_mock.validation import BodyValidator, ParameterChecker
 
 HANDLER_PACKAGE = "handlers.links"
+CONTROLS_PACKAGE = "portal_mock.controls.handlers"
 
 
-def handler_name(operation_id: str) -> str:
+def handler_name(operation_id: str, package: str = HANDLER_PACKAGE) -> str:
     """``listWorkorderPortalLinks`` -> ``handlers.links.list_workorder_portal_links``."""
-    return f"{HANDLER_PACKAGE}.{re.sub(r'(?<!^)(?=[A-Z])', '_', operation_id).lower()}"
+    return f"{package}.{re.sub(r'(?<!^)(?=[A-Z])', '_', operation_id).lower()}"
 
 
 class HandlerResolver(Resolver):
     """Resolves each operationId to its snake_case handler; a missing one fails at start-up."""
 
+    def __init__(self, package: str = HANDLER_PACKAGE) -> None:
+        super().__init__()
+        self.package = package
+
     def resolve_operation_id(self, operation: Any) -> str:
-        return handler_name(operation.operation_id)
+        return handler_name(operation.operation_id, self.package)
 
 
 def load_spec(path: Path) -> dict[str, Any]:
@@ -77,18 +85,36 @@ def create_app(settings: Settings, store: LinkStore | None = None) -> AsyncApp:
     """Build the mock for ``settings``; a given ``store`` is used as it is and left open."""
     owned = store is None
     link_store: LinkStore | None = store
+    requests = RequestLog()
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Any) -> AsyncIterator[dict[str, Any]]:
-        yield {"store": link_store}
-        if owned and link_store is not None:
+        assert link_store is not None
+        # Sessions live as long as this run of the server: a restart forgets them.
+        sessions = Sessions(link_store, samples or [], settings.max_sessions)
+        yield {"store": link_store, "sessions": sessions, "requests": requests, "api_spec": spec}
+        if owned:
             link_store.close()
 
     spec = load_spec(settings.spec)
+    controls = load_spec(DEFAULT_CONTROLS_SPEC)
     app = AsyncApp(
         __name__,
         lifespan=lifespan,
         security_map={"apiKey": api_key_handler(settings.accepted_keys)},
+    )
+    # The controls go first: the API's base path "" would also match /__mock/.
+    app.add_api(
+        controls,
+        base_path="/__mock",
+        resolver=HandlerResolver(CONTROLS_PACKAGE),
+        strict_validation=True,
+        validate_responses=True,
+        validator_map={
+            "body": {"application/json": BodyValidator},
+            "parameter": ParameterChecker,
+        },
+        swagger_ui_options=SwaggerUIOptions(swagger_ui_path="/ui"),
     )
     app.add_api(
         spec,
@@ -112,14 +138,24 @@ def create_app(settings: Settings, store: LinkStore | None = None) -> AsyncApp:
         base_path=base_path(spec),
     )
     app.add_error_handler(ProblemException, errors.problem_handler)
-    app.add_error_handler(HTTPException, errors.http_exception_handler(method_table(spec)))
+    app.add_middleware(
+        RequestLogMiddleware,
+        MiddlewarePosition.BEFORE_EXCEPTION,
+        log=requests,
+        show=None if settings.quiet else printer(settings.log_format),
+    )
+    api_methods, control_methods = method_table(spec), method_table(controls)
+    app.add_error_handler(
+        HTTPException,
+        errors.http_exception_handler(lambda path: api_methods(path) or control_methods(path)),
+    )
     app.add_error_handler(StoreWriteFailed, errors.storage_error_handler)
     app.add_error_handler(Exception, errors.unexpected_error_handler)
     # The store is opened last: a spec or fixtures file that fails to load
     # leaves no store file open behind it.
+    samples = read_fixtures(settings.fixtures) if settings.fixtures else None
     if owned:
-        samples = read_fixtures(settings.fixtures) if settings.fixtures else None
         link_store = LinkStore(settings.db)
-        if samples is not None and link_store.count() == 0:
+        if settings.reset or (samples is not None and link_store.count() == 0):
             link_store.reset(samples)
     return app

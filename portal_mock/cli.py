@@ -7,6 +7,7 @@ Exit codes: 0 ok, 1 findings (``contract`` found violations), 2 usage or environ
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import signal
 import socket
@@ -63,8 +64,46 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
     )
+    _session_and_terminal_flags(serve)
     _contract_parser(commands)
+    _seed_parser(commands)
     return parser
+
+
+def _session_and_terminal_flags(serve: argparse.ArgumentParser) -> None:
+    # A switch left unset is None, so that PORTAL_MOCK_<NAME>=1 can turn it on.
+    switch: dict[str, Any] = {"action": "store_const", "const": True, "default": None}
+    serve.add_argument(
+        "--max-sessions", metavar="N", help="live X-Mock-Session stores at most, 0: none [100]"
+    )
+    serve.add_argument(
+        "--reset", **switch, help="start from the fixtures again, whatever is stored"
+    )
+    serve.add_argument(
+        "--quiet", **switch, help="no line per request (nor with --log-level warning and above)"
+    )
+    serve.add_argument(
+        "--log-format", choices=["text", "json"], help="the line per request: text or json [text]"
+    )
+    serve.add_argument(
+        "--reload", **switch, help="restart when the spec or the fixtures file changes"
+    )
+
+
+def _seed_parser(commands: Any) -> None:
+    seed = commands.add_parser(
+        "seed",
+        help="add generated links to a stopped store",
+        description=(
+            "Add COUNT realistic links, made with Faker from the spec's schemas, to the store. "
+            "The same --seed gives the same links. The store must not be in use: to seed a "
+            "running mock, use POST /__mock/seed. Exit 0: added, 2: usage error or store in use."
+        ),
+    )
+    seed.add_argument("--count", metavar="N", required=True, help="how many links to add")
+    seed.add_argument("--seed", metavar="S", help="seed for the same links again [random]")
+    seed.add_argument("--db", metavar="FILE", help="TinyDB file [./portal-mock-db.json]")
+    seed.add_argument("--spec", metavar="FILE", help="OpenAPI document [the bundled spec]")
 
 
 def _contract_parser(commands: Any) -> None:
@@ -127,6 +166,7 @@ def _announce(settings: Settings, host: str, port: int) -> None:
     print(f"  store:      {settings.db.resolve() if settings.db else 'in memory'}")
     print(f"  spec:       {settings.spec.resolve()} (served at {base}/openapi.json)")
     print(f"  swagger ui: {base}/ui/")
+    print(f"  controls:   {base}/__mock/ (spec at {base}/__mock/openapi.json)")
     if settings.uses_dev_key:
         print(f"  api key:    none configured, accepting the development key '{DEV_KEY}'")
     else:
@@ -161,8 +201,6 @@ class _Server(uvicorn.Server):
 
 
 def serve(settings: Settings, log_level: str) -> int:
-    from portal_mock.app import create_app
-
     try:
         sock = socket.create_server((settings.host, settings.port))
     except OSError as exc:
@@ -170,6 +208,20 @@ def serve(settings: Settings, log_level: str) -> int:
             f"portal-mock: cannot listen on {settings.host}:{settings.port}: {exc}", file=sys.stderr
         )
         return EXIT_USAGE
+    if settings.reload:
+        from portal_mock.reload import serve_with_reload
+
+        return serve_with_reload(settings, log_level, sock, serve_on)
+    return serve_on(settings, log_level, sock)
+
+
+def serve_on(settings: Settings, log_level: str, sock: socket.socket) -> int:
+    """Serve on the listening ``sock`` until SIGINT or SIGTERM (the --reload child runs this)."""
+    from portal_mock.app import create_app
+
+    if log_level not in ("info", "debug"):
+        # The line per request is an info message, as uvicorn's access log was.
+        settings = dataclasses.replace(settings, quiet=True)
     try:
         app = create_app(settings)
     except Exception as exc:  # noqa: BLE001 - any start-up failure (YAML, spec, fixtures, store) is one line and exit 2
@@ -177,7 +229,8 @@ def serve(settings: Settings, log_level: str) -> int:
         print(f"portal-mock: cannot start: {exc}", file=sys.stderr)
         return EXIT_USAGE
     host, port = sock.getsockname()[:2]
-    config = uvicorn.Config(app, log_level=log_level, lifespan="on")
+    # The app writes its own line per request (portal_mock.requestlog), keys never in it.
+    config = uvicorn.Config(app, log_level=log_level, lifespan="on", access_log=False)
     # uvicorn handles SIGINT and SIGTERM itself: it stops accepting, finishes
     # the requests in flight, runs the lifespan shutdown (closing the store).
     _Server(config, lambda: _announce(settings, host, port)).run(sockets=[sock])
@@ -197,6 +250,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
     if args.command == "contract":
         return contract(vars(args), os.environ)
+    if args.command == "seed":
+        from portal_mock.seed_command import seed
+
+        return seed(vars(args), os.environ)
     try:
         settings = build_settings(vars(args), os.environ)
     except ValueError as exc:

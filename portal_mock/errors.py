@@ -6,7 +6,8 @@ Exception tree (Connexion's own classes marked *)::
     ├── BadRequestProblem*            -> 400 validation_error
     │   ├── InvalidInput              -> 400 validation_error, with per-field details
     │   └── MalformedBody             -> 400 malformed_body (not UTF-8, not JSON)
-    └── PayloadTooLarge               -> 413 payload_too_large
+    ├── PayloadTooLarge               -> 413 payload_too_large
+    └── TooManySessions               -> 429 too_many_sessions
     starlette HTTPException           -> 404 / 405 from routing
     StoreWriteFailed                  -> 503 storage_unavailable, nothing acknowledged
     any other Exception               -> 500 internal_error, never a stack trace
@@ -33,6 +34,7 @@ CODES = {
     405: "method_not_allowed",
     413: "payload_too_large",
     415: "unsupported_media_type",
+    429: "too_many_sessions",
     500: "internal_error",
     503: "storage_unavailable",
 }
@@ -43,6 +45,7 @@ MESSAGES = {
     405: "This method is not allowed here.",
     413: "The request body is too large.",
     415: "The request body must be application/json.",
+    429: "Too many mock sessions are live; end one (DELETE /__mock/session) or restart the mock.",
     500: "The server failed to handle the request.",
     503: "The change could not be saved (the disk is full or read-only); nothing was changed.",
 }
@@ -66,6 +69,18 @@ class PayloadTooLarge(ProblemException):
             status=413,
             title="Payload Too Large",
             detail=f"The request body is larger than {limit} bytes.",
+        )
+
+
+class TooManySessions(ProblemException):
+    """A new X-Mock-Session would pass the configured number of live sessions."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            status=429,
+            title="Too Many Sessions",
+            detail=f"{limit} mock sessions are live, the most this server keeps "
+            "(--max-sessions); end one with DELETE /__mock/session or restart the mock.",
         )
 
 

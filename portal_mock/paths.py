@@ -16,3 +16,4 @@ def _resource(name: str) -> Path:
 
 DEFAULT_SPEC = _resource("openapi") / "workorder-portal-links.yaml"
 DEFAULT_FIXTURES = _resource("fixtures") / "workorder-portal-links.json"
+DEFAULT_CONTROLS_SPEC = _resource("openapi") / "mock-controls.yaml"

@@ -25,6 +25,12 @@ class Settings:
     fixtures: Path | None = DEFAULT_FIXTURES
     api_keys: tuple[str, ...] = ()
     max_body_bytes: int = 64 * 1024
+    # Mock sessions, start-up and the terminal (issue 7).
+    max_sessions: int = 100
+    reset: bool = False
+    quiet: bool = False
+    log_format: str = "text"
+    reload: bool = False
 
     @property
     def accepted_keys(self) -> frozenset[str]:
@@ -51,6 +57,10 @@ def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
     }
     if (get("NO_FIXTURES") or "").lower() in _TRUE:
         values["fixtures"] = ""
+    values["max_sessions"] = get("MAX_SESSIONS")
+    values["log_format"] = get("LOG_FORMAT")
+    for switch in ("RESET", "QUIET", "RELOAD"):
+        values[switch.lower()] = True if (get(switch) or "").lower() in _TRUE else None
     return values
 
 
@@ -72,6 +82,11 @@ def build_settings(flags: Mapping[str, Any], environ: Mapping[str, str]) -> Sett
         spec=Path(merged["spec"]) if merged["spec"] else defaults.spec,
         fixtures=defaults.fixtures if fixtures is None else (Path(fixtures) if fixtures else None),
         api_keys=tuple(merged["api_keys"] or ()),
+        max_sessions=_count("max sessions", merged["max_sessions"], defaults.max_sessions),
+        reset=bool(merged["reset"]),
+        quiet=bool(merged["quiet"]),
+        log_format=_log_format(merged["log_format"] or defaults.log_format),
+        reload=bool(merged["reload"]),
     )
 
 
@@ -83,3 +98,24 @@ def _port(value: Any) -> int:
     if not 0 <= port <= 65535:
         raise ValueError(f"port {port} is not between 0 and 65535")
     return port
+
+
+def _count(what: str, value: Any, default: int) -> int:
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise ValueError(f"{what} {value!r} is not a number") from None
+    if number < 0:
+        raise ValueError(f"{what} {number} is negative")
+    return number
+
+
+LOG_FORMATS = ("text", "json")
+
+
+def _log_format(value: str) -> str:
+    if value not in LOG_FORMATS:
+        raise ValueError(f"log format {value!r} is not one of {', '.join(LOG_FORMATS)}")
+    return value

@@ -122,6 +122,9 @@ class LinkStore:
             self._put(record["put"])
         elif "delete" in record:
             self._remove(record["delete"])
+        elif "put_many" in record:
+            for link in record["put_many"]:
+                self._put(link)
 
     def _put(self, link: Link) -> None:
         self._remove(link["_id"])
@@ -224,6 +227,25 @@ class LinkStore:
                 return False
             self._write({"delete": link_id})
             return True
+
+    def export(self) -> list[Link]:
+        """Every link, as stored (a copy), in no particular order."""
+        with self._lock:
+            return copy.deepcopy(list(self._links.values()))
+
+    def add(self, links: Iterable[Mapping[str, Any]]) -> list[str]:
+        """Store whole links under fresh ``_id``s, in one journal record; return the ids."""
+        with self._lock:
+            fresh = [
+                {
+                    "_id": self._ids.new(),
+                    **{k: copy.deepcopy(v) for k, v in link.items() if k != "_id"},
+                }
+                for link in links
+            ]
+            if fresh:
+                self._write({"put_many": fresh})
+            return [link["_id"] for link in fresh]
 
     def reset(self, links: list[Link] | None = None) -> None:
         """Drop every link, then store ``links`` as they are (ids kept)."""

@@ -13,7 +13,8 @@ from connexion.json_schema import Draft4RequestValidator
 from connexion.validators import ParameterValidator
 from connexion.validators.json import DefaultsJSONRequestBodyValidator
 from jsonschema import Draft4Validator, ValidationError
-from starlette.types import Scope
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import Receive, Scope
 
 from portal_mock.errors import InvalidInput, MalformedBody
 
@@ -82,6 +83,14 @@ class BodyValidator(DefaultsJSONRequestBodyValidator):
             raise MalformedBody(
                 detail=f"Unknown charset {self._encoding!r} in Content-Type."
             ) from exc
+
+    def _insert_body(self, receive: Receive, *, body: Any, scope: Scope) -> tuple[Receive, Scope]:
+        receive, scope = super()._insert_body(receive, body=body, scope=scope)
+        # The schema's default stands in for a missing optional body: say it is
+        # JSON, or Connexion hands the handler the raw bytes instead of a dict.
+        if body is not None and "content-type" not in Headers(scope=scope):
+            MutableHeaders(scope=scope)["content-type"] = "application/json"
+        return receive, scope
 
     def _validate(self, body: Any) -> dict[str, Any] | None:
         if body is None:

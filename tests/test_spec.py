@@ -121,7 +121,20 @@ def test_api_key_scheme_is_the_x_api_key_header(spec: dict[str, Any]) -> None:
 def test_parameters_keep_the_seed_descriptions(spec: dict[str, Any]) -> None:
     parameters = [resolve(spec, p) for p in spec["components"]["parameters"].values()]
     described = {p["name"]: p["description"].split("\n")[0] for p in parameters}
+    # X-Mock-Session is the mock's own header, not one of the seed's parameters.
+    described.pop("X-Mock-Session")
     assert described == SEED_PARAMETERS
+
+
+def test_every_operation_takes_x_mock_session_and_documents_its_429(spec: dict[str, Any]) -> None:
+    for method, path, operation_id, *_ in OPERATIONS:
+        item = spec["paths"][path]
+        names = [resolve(spec, p)["name"] for p in item.get("parameters", [])]
+        header = resolve(spec, {"$ref": "#/components/parameters/MockSession"})
+        assert "X-Mock-Session" in names, operation_id
+        assert (header["in"], header["required"]) == ("header", False)
+        assert header["schema"]["pattern"] == "^[A-Za-z0-9_-]{1,64}$"
+        assert "429" in operation(spec, method, path)["responses"], operation_id
 
 
 def test_seed_defaults_and_bounds_are_in_the_spec(spec: dict[str, Any]) -> None:

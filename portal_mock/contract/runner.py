@@ -9,6 +9,7 @@ Its output (progress, failures, our summary) goes straight to this terminal.
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import subprocess
 import sys
@@ -56,7 +57,37 @@ def _test(settings: ContractSettings, spec: Spec, url: str) -> int:
     if unreachable is not None:
         return _usage(unreachable)
     _announce(settings, url)
-    return _run_schemathesis(settings, url, spec.api_key_header)
+    return _run_schemathesis(settings, url, spec)
+
+
+# The mock's own request headers (sessions): not part of the API a deployment serves.
+MOCK_ONLY_HEADERS = frozenset({"x-mock-session"})
+_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+
+
+def without_mock_headers(raw: dict[str, Any]) -> dict[str, Any] | None:
+    """The spec without the mock-only header parameters, or None when it has none.
+
+    A real deployment ignores X-Mock-Session, so Schemathesis must not expect
+    a bad one refused; and on the mock, cases in different sessions would act
+    on different stores, which the checks' memory of each link cannot tell apart.
+    """
+    spec = copy.deepcopy(raw)
+    shared = spec.get("components", {}).get("parameters", {})
+
+    def mock_only(parameter: dict[str, Any]) -> bool:
+        if "$ref" in parameter:
+            parameter = shared.get(parameter["$ref"].rsplit("/", 1)[-1], {})
+        name = str(parameter.get("name", "")).lower()
+        return parameter.get("in") == "header" and name in MOCK_ONLY_HEADERS
+
+    found = False
+    for item in spec.get("paths", {}).values():
+        for node in [item, *(item[method] for method in _METHODS if method in item)]:
+            kept = [p for p in node.get("parameters", []) if not mock_only(p)]
+            if len(kept) != len(node.get("parameters", [])):
+                node["parameters"], found = kept, True
+    return spec if found else None
 
 
 def _read_spec(settings: ContractSettings) -> tuple[Spec | None, str]:
@@ -130,10 +161,13 @@ def schemathesis_config(settings: ContractSettings, header: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def schemathesis_command(settings: ContractSettings, url: str, config: Path) -> list[str]:
-    """The ``st run`` command line for one run."""
+def schemathesis_command(
+    settings: ContractSettings, url: str, config: Path, spec_file: Path | None = None
+) -> list[str]:
+    """The ``st run`` command line for one run (of ``spec_file``, by default the settings' spec)."""
     command = [sys.executable, "-m", "schemathesis.cli", "--config-file", str(config), "run"]
-    command += [str(settings.spec.resolve()), "--url", url, "--phases", ",".join(settings.phases)]
+    spec = spec_file or settings.spec.resolve()
+    command += [str(spec), "--url", url, "--phases", ",".join(settings.phases)]
     for operation in settings.operations:
         command += ["--include-operation-id", operation]
     if settings.read_only:
@@ -145,13 +179,19 @@ def schemathesis_command(settings: ContractSettings, url: str, config: Path) -> 
     return command
 
 
-def _run_schemathesis(settings: ContractSettings, url: str, header: str) -> int:
+def _run_schemathesis(settings: ContractSettings, url: str, spec: Spec) -> int:
     with tempfile.TemporaryDirectory(prefix="portal-mock-contract-") as tmp:
         config = Path(tmp) / "schemathesis.toml"
         # The file holds the API key; the directory is private to this user.
-        config.write_text(schemathesis_config(settings, header), encoding="utf-8")
+        config.write_text(schemathesis_config(settings, spec.api_key_header), encoding="utf-8")
+        stripped = without_mock_headers(dict(spec.raw))
+        spec_file = None
+        if stripped is not None:
+            spec_file = Path(tmp) / "api-spec.json"
+            spec_file.write_text(json.dumps(stripped), encoding="utf-8")
+        command = schemathesis_command(settings, url, config, spec_file)
         # Run in the temporary directory: Hypothesis keeps caches in `.hypothesis/` there.
-        process = subprocess.Popen(schemathesis_command(settings, url, config), cwd=tmp)
+        process = subprocess.Popen(command, cwd=tmp)
         try:
             code = process.wait()
         except KeyboardInterrupt:
