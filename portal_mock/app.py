@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException
 from portal_mock import errors
 from portal_mock.auth import api_key_handler
 from portal_mock.body_limit import BodyLimitMiddleware
+from portal_mock.cors import PathCORSMiddleware, origin_rules
 from portal_mock.fixtures import read_fixtures
 from portal_mock.paths import DEFAULT_CONTROLS_SPEC
 from portal_mock.requestlog import RequestLog, RequestLogMiddleware, printer
@@ -149,6 +150,16 @@ def create_app(settings: Settings, store: LinkStore | None = None) -> AsyncApp:
         HTTPException,
         errors.http_exception_handler(lambda path: api_methods(path) or control_methods(path)),
     )
+    if settings.cors:
+        # Before Connexion's exception middleware, so that its errors carry the headers too.
+        origins, origin_regex = origin_rules(settings.host, settings.cors_origins)
+        app.add_middleware(
+            PathCORSMiddleware,
+            MiddlewarePosition.BEFORE_EXCEPTION,
+            path_methods=lambda path: api_methods(path) or control_methods(path),
+            origins=origins,
+            origin_regex=origin_regex,
+        )
     app.add_error_handler(StoreWriteFailed, errors.storage_error_handler)
     app.add_error_handler(Exception, errors.unexpected_error_handler)
     # The store is opened last: a spec or fixtures file that fails to load

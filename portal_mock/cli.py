@@ -65,6 +65,7 @@ def _parser() -> argparse.ArgumentParser:
         "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
     )
     _session_and_terminal_flags(serve)
+    _browser_and_fault_flags(serve)
     _contract_parser(commands)
     _seed_parser(commands)
     return parser
@@ -87,6 +88,32 @@ def _session_and_terminal_flags(serve: argparse.ArgumentParser) -> None:
     )
     serve.add_argument(
         "--reload", **switch, help="restart when the spec or the fixtures file changes"
+    )
+
+
+def _browser_and_fault_flags(serve: argparse.ArgumentParser) -> None:
+    serve.add_argument(
+        "--cors-origin",
+        dest="cors_origins",
+        metavar="ORIGIN",
+        action="append",
+        help="origin a browser app may call from, repeatable; PORTAL_MOCK_CORS_ORIGIN takes a "
+        "comma list [any, when listening on loopback; else http(s)://localhost and "
+        "127.0.0.1, any port]",
+    )
+    serve.add_argument(
+        "--no-cors", dest="cors", action="store_const", const=False, help="send no CORS headers"
+    )
+    serve.add_argument(
+        "--latency",
+        dest="latency_ms",
+        metavar="MIN-MAX",
+        help="add a random delay of MIN to MAX milliseconds to every API answer [none]",
+    )
+    serve.add_argument(
+        "--fail-rate",
+        metavar="P",
+        help="answer this fraction of API requests with an injected 500 (503 on writes) [0]",
     )
 
 
@@ -171,7 +198,22 @@ def _announce(settings: Settings, host: str, port: int) -> None:
         print(f"  api key:    none configured, accepting the development key '{DEV_KEY}'")
     else:
         print(f"  api keys:   {len(settings.api_keys)} configured")
+    print(f"  cors:       {_cors_line(settings)}")
+    if settings.latency_ms != (0, 0) or settings.fail_rate:
+        low, high = settings.latency_ms
+        print(f"  faults:     latency {low}-{high} ms, fail rate {settings.fail_rate:g}")
     print("Press Ctrl-C to stop.", flush=True)
+
+
+def _cors_line(settings: Settings) -> str:
+    from portal_mock.cors import origin_rules
+
+    if not settings.cors:
+        return "off (--no-cors)"
+    origins, regex = origin_rules(settings.host, settings.cors_origins)
+    if regex:
+        return "pages served from this machine (localhost, 127.0.0.1), any port"
+    return "any origin" if origins == ["*"] else ", ".join(origins)
 
 
 class _Server(uvicorn.Server):

@@ -11,6 +11,8 @@ from portal_mock.paths import DEFAULT_FIXTURES, DEFAULT_SPEC
 
 DEV_KEY = "dev-key"
 ENV_PREFIX = "PORTAL_MOCK_"
+# The longest delay --latency may add, as Prefer: delay= (portal_mock.prefer).
+MAX_LATENCY_MS = 10_000
 _TRUE = {"1", "true", "yes", "on"}
 
 
@@ -31,6 +33,11 @@ class Settings:
     quiet: bool = False
     log_format: str = "text"
     reload: bool = False
+    # Browser apps and provoked failures (issue 7).
+    cors: bool = True
+    cors_origins: tuple[str, ...] = ()
+    latency_ms: tuple[int, int] = (0, 0)
+    fail_rate: float = 0.0
 
     @property
     def accepted_keys(self) -> frozenset[str]:
@@ -53,12 +60,16 @@ def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
         "db": get("DB"),
         "spec": get("SPEC"),
         "fixtures": get("FIXTURES"),
-        "api_keys": [k.strip() for k in (get("API_KEY") or "").split(",") if k.strip()] or None,
+        "api_keys": _comma_list(get("API_KEY")),
     }
     if (get("NO_FIXTURES") or "").lower() in _TRUE:
         values["fixtures"] = ""
     values["max_sessions"] = get("MAX_SESSIONS")
     values["log_format"] = get("LOG_FORMAT")
+    values["cors_origins"] = _comma_list(get("CORS_ORIGIN"))
+    values["latency_ms"] = get("LATENCY")
+    values["fail_rate"] = get("FAIL_RATE")
+    values["cors"] = False if (get("NO_CORS") or "").lower() in _TRUE else None
     for switch in ("RESET", "QUIET", "RELOAD"):
         values[switch.lower()] = True if (get(switch) or "").lower() in _TRUE else None
     return values
@@ -87,7 +98,37 @@ def build_settings(flags: Mapping[str, Any], environ: Mapping[str, str]) -> Sett
         quiet=bool(merged["quiet"]),
         log_format=_log_format(merged["log_format"] or defaults.log_format),
         reload=bool(merged["reload"]),
+        cors=merged["cors"] is not False,
+        cors_origins=tuple(merged["cors_origins"] or ()),
+        latency_ms=_latency(merged["latency_ms"]) if merged["latency_ms"] else defaults.latency_ms,
+        fail_rate=_rate(merged["fail_rate"]) if merged["fail_rate"] else defaults.fail_rate,
     )
+
+
+def _comma_list(value: str | None) -> list[str] | None:
+    return [item.strip() for item in (value or "").split(",") if item.strip()] or None
+
+
+def _latency(value: str) -> tuple[int, int]:
+    """``"MIN-MAX"`` (or one number) in milliseconds."""
+    low, _, high = str(value).partition("-")
+    try:
+        bounds = int(low), int(high or low)
+    except ValueError:
+        raise ValueError(f"latency {value!r} is not MIN-MAX in milliseconds") from None
+    if not 0 <= bounds[0] <= bounds[1] <= MAX_LATENCY_MS:
+        raise ValueError(f"latency {value!r} is not 0 <= MIN <= MAX <= {MAX_LATENCY_MS} ms")
+    return bounds
+
+
+def _rate(value: str) -> float:
+    try:
+        rate = float(value)
+    except ValueError:
+        raise ValueError(f"fail rate {value!r} is not a number") from None
+    if not 0.0 <= rate <= 1.0:
+        raise ValueError(f"fail rate {value!r} is not between 0 and 1")
+    return rate
 
 
 def _port(value: Any) -> int:

@@ -44,6 +44,23 @@ SOURCES = [
     pytest.param(
         Source("api_keys", ["k1", "k2"], "API_KEY", "e1", ("k1", "k2"), ("e1",), ()), id="api keys"
     ),
+    pytest.param(
+        Source(
+            "cors_origins",
+            ["http://localhost:5173"],
+            "CORS_ORIGIN",
+            "http://a.test, http://b.test:3000",
+            ("http://localhost:5173",),
+            ("http://a.test", "http://b.test:3000"),
+            (),
+        ),
+        id="cors origins",
+    ),
+    pytest.param(Source("cors", False, "NO_CORS", "1", False, False, True), id="no cors"),
+    pytest.param(
+        Source("latency_ms", "100-300", "LATENCY", "50", (100, 300), (50, 50), (0, 0)), id="latency"
+    ),
+    pytest.param(Source("fail_rate", "0.5", "FAIL_RATE", "0.25", 0.5, 0.25, 0.0), id="fail rate"),
 ]
 
 
@@ -157,3 +174,30 @@ def test_invalid_port_flag_raises_value_error_naming_the_port(port: str, message
 def test_invalid_port_variable_raises_value_error_naming_the_port(port: str, message: str) -> None:
     with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         build_settings({}, env(PORT=port))
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("fast", "latency 'fast' is not MIN-MAX in milliseconds"),
+        ("300-100", "latency '300-100' is not 0 <= MIN <= MAX <= 10000 ms"),
+        ("-5", "latency '-5' is not MIN-MAX in milliseconds"),
+        ("0-10001", "latency '0-10001' is not 0 <= MIN <= MAX <= 10000 ms"),
+    ],
+)
+def test_invalid_latency_raises_value_error_naming_it(value: str, message: str) -> None:
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        build_settings({"latency_ms": value}, {})
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("often", "fail rate 'often' is not a number"),
+        ("1.5", "fail rate '1.5' is not between 0 and 1"),
+        ("-0.1", "fail rate '-0.1' is not between 0 and 1"),
+    ],
+)
+def test_invalid_fail_rate_raises_value_error_naming_it(value: str, message: str) -> None:
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        build_settings({}, env(FAIL_RATE=value))
