@@ -21,8 +21,10 @@ from portal_mock import errors
 from portal_mock.auth import api_key_handler
 from portal_mock.body_limit import BodyLimitMiddleware
 from portal_mock.cors import PathCORSMiddleware, origin_rules
+from portal_mock.faults import FaultMiddleware
 from portal_mock.fixtures import read_fixtures
 from portal_mock.paths import DEFAULT_CONTROLS_SPEC
+from portal_mock.prefer import PreferMiddleware
 from portal_mock.requestlog import RequestLog, RequestLogMiddleware, printer
 from portal_mock.served_spec import SpecAsWrittenMiddleware
 from portal_mock.sessions import Sessions
@@ -159,6 +161,23 @@ def create_app(settings: Settings, store: LinkStore | None = None) -> AsyncApp:
             path_methods=lambda path: api_methods(path) or control_methods(path),
             origins=origins,
             origin_regex=origin_regex,
+        )
+    # After validation: a canned answer is the spec's example, checked like any answer.
+    app.add_middleware(
+        PreferMiddleware,
+        MiddlewarePosition.BEFORE_CONTEXT,
+        spec=spec,
+        path_methods=api_methods,
+        handler_name=handler_name,
+        header_schema=controls["components"]["parameters"]["Prefer"]["schema"],
+    )
+    if settings.latency_ms != (0, 0) or settings.fail_rate:
+        # Before security, so that a refused request is slowed as much as an accepted one.
+        app.add_middleware(
+            FaultMiddleware,
+            MiddlewarePosition.BEFORE_SECURITY,
+            latency_ms=settings.latency_ms,
+            fail_rate=settings.fail_rate,
         )
     app.add_error_handler(StoreWriteFailed, errors.storage_error_handler)
     app.add_error_handler(Exception, errors.unexpected_error_handler)

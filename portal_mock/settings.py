@@ -11,8 +11,8 @@ from portal_mock.paths import DEFAULT_FIXTURES, DEFAULT_SPEC
 
 DEV_KEY = "dev-key"
 ENV_PREFIX = "PORTAL_MOCK_"
-# The longest delay --latency may add, as Prefer: delay= (portal_mock.prefer).
-MAX_LATENCY_MS = 10_000
+# The longest delay --latency or Prefer: delay= may add (portal_mock.faults, .prefer).
+MAX_DELAY_MS = 10_000
 _TRUE = {"1", "true", "yes", "on"}
 
 
@@ -116,8 +116,8 @@ def _latency(value: str) -> tuple[int, int]:
         bounds = int(low), int(high or low)
     except ValueError:
         raise ValueError(f"latency {value!r} is not MIN-MAX in milliseconds") from None
-    if not 0 <= bounds[0] <= bounds[1] <= MAX_LATENCY_MS:
-        raise ValueError(f"latency {value!r} is not 0 <= MIN <= MAX <= {MAX_LATENCY_MS} ms")
+    if not 0 <= bounds[0] <= bounds[1] <= MAX_DELAY_MS:
+        raise ValueError(f"latency {value!r} is not 0 <= MIN <= MAX <= {MAX_DELAY_MS} ms")
     return bounds
 
 

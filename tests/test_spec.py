@@ -156,12 +156,15 @@ def documented_responses(spec: dict[str, Any]) -> Iterator[tuple[str, str, dict[
             yield f"{operation_id} {status}", status, resolve(spec, response)
 
 
-def test_every_response_is_json_with_a_schema_and_an_example(spec: dict[str, Any]) -> None:
+def test_every_response_is_json_with_a_schema_and_named_examples(spec: dict[str, Any]) -> None:
     for name, _status, response in documented_responses(spec):
         media = response["content"]["application/json"]
         assert set(response["content"]) == {"application/json"}, name
         assert "schema" in media, name
-        assert "example" in media, name
+        # Named, so that Prefer: example=NAME can ask for one (the first is Prefer: code=N's).
+        assert "example" not in media, name
+        assert media["examples"], name
+        assert all(set(example) == {"summary", "value"} for example in media["examples"].values())
 
 
 def test_every_error_status_uses_the_error_envelope(spec: dict[str, Any]) -> None:
@@ -205,6 +208,9 @@ def examples(node: Any, where: str = "") -> Iterator[tuple[str, Any, Any]]:
             yield where, node, node["example"]
         if "example" in node and "schema" in node:
             yield where, node["schema"], node["example"]
+        if "examples" in node and "schema" in node:
+            for name, example in node["examples"].items():
+                yield f"{where}/examples/{name}", node["schema"], example["value"]
         for key, value in node.items():
             if key not in ("example", "examples"):
                 yield from examples(value, f"{where}/{key}")

@@ -60,17 +60,18 @@ def _test(settings: ContractSettings, spec: Spec, url: str) -> int:
     return _run_schemathesis(settings, url, spec)
 
 
-# The mock's own request headers (sessions): not part of the API a deployment serves.
-MOCK_ONLY_HEADERS = frozenset({"x-mock-session"})
+# The mock's own request headers (sessions, Prefer): not part of the API a deployment serves.
+MOCK_ONLY_HEADERS = frozenset({"x-mock-session", "prefer"})
 _METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
 
 def without_mock_headers(raw: dict[str, Any]) -> dict[str, Any] | None:
     """The spec without the mock-only header parameters, or None when it has none.
 
-    A real deployment ignores X-Mock-Session, so Schemathesis must not expect
-    a bad one refused; and on the mock, cases in different sessions would act
-    on different stores, which the checks' memory of each link cannot tell apart.
+    A real deployment ignores X-Mock-Session and Prefer, so Schemathesis must
+    not expect a bad one refused; and on the mock, cases in different sessions
+    would act on different stores, which the checks' memory of each link cannot
+    tell apart, and a Prefer answer is canned, not the operation's.
     """
     spec = copy.deepcopy(raw)
     shared = spec.get("components", {}).get("parameters", {})
