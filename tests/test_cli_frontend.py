@@ -18,7 +18,8 @@ NO_FLAGS = {"max_sessions": None, "reset": None, "quiet": None, "log_format": No
 def test_serve_help_lists_the_frontend_flags(capsys: pytest.CaptureFixture[str]) -> None:
     main(["serve", "--help"])
     out = capsys.readouterr().out
-    for flag in ["--max-sessions", "--reset", "--quiet", "--log-format", "--reload"]:
+    flags = ["--max-sessions", "--reset", "--quiet", "--log-format", "--reload"]
+    for flag in [*flags, "--cors-origin", "--no-cors", "--latency", "--fail-rate"]:
         assert flag in out
 
 
@@ -48,8 +49,18 @@ def test_variables_set_the_frontend_flags_and_a_flag_wins() -> None:
         (["serve", "--max-sessions", "many"], {}, "many"),
         (["serve", "--max-sessions", "-1"], {}, "-1"),
         (["serve"], {"PORTAL_MOCK_LOG_FORMAT": "xml"}, "xml"),
+        (["serve", "--latency", "500-100"], {}, "500-100"),
+        (["serve", "--fail-rate", "2"], {}, "'2'"),
+        (["serve"], {"PORTAL_MOCK_FAIL_RATE": "half"}, "half"),
     ],
-    ids=["max-sessions not a number", "negative max-sessions", "unknown log format"],
+    ids=[
+        "max-sessions not a number",
+        "negative max-sessions",
+        "unknown log format",
+        "latency upside down",
+        "fail rate over 1",
+        "fail rate not a number",
+    ],
 )
 def test_a_bad_frontend_setting_is_exit_2_with_one_line_naming_it(
     argv: list[str],

@@ -341,3 +341,17 @@ def test_servers_a_test_starts_ignore_the_portal_mock_variables_of_its_shell(
     server = run_server("--db", "db.json")
     assert "dev-key" in "\n".join(server.banner)
     assert listed(server)[1] == len(read_fixtures(DEFAULT_FIXTURES))
+
+
+def test_a_served_mock_fails_and_answers_browsers_as_its_flags_say(run_server: Start) -> None:
+    server = run_server(
+        "--db", "store.json", "--fail-rate", "1", "--cors-origin", "http://localhost:5173"
+    )
+    text = "\n".join(server.banner)
+    assert "cors:       http://localhost:5173" in text
+    assert "faults:     latency 0-0 ms, fail rate 1" in text
+    headers = {**AUTH, "Origin": "http://localhost:5173"}
+    response = httpx.get(f"{server.url}/workorder-portal-links", headers=headers)
+    assert response.status_code == 500
+    assert response.headers["x-mock-fault"] == "injected"
+    assert response.headers["access-control-allow-origin"] == "http://localhost:5173"
