@@ -26,6 +26,7 @@ from portal_mock.fixtures import read_fixtures
 from portal_mock.paths import DEFAULT_CONTROLS_SPEC
 from portal_mock.prefer import PreferMiddleware
 from portal_mock.requestlog import RequestLog, RequestLogMiddleware, printer
+from portal_mock.response_check import CompiledResponseValidator
 from portal_mock.served_spec import SpecAsWrittenMiddleware
 from portal_mock.sessions import Sessions
 from portal_mock.settings import Settings
@@ -33,6 +34,11 @@ from portal_mock.store import LinkStore, StoreWriteFailed
 from portal_mock.validation import BodyValidator, ParameterChecker
 
 HANDLER_PACKAGE = "handlers.links"
+VALIDATORS = {
+    "body": {"application/json": BodyValidator},
+    "parameter": ParameterChecker,
+    "response": {"application/json": CompiledResponseValidator},
+}
 CONTROLS_PACKAGE = "portal_mock.controls.handlers"
 
 
@@ -113,10 +119,7 @@ def create_app(settings: Settings, store: LinkStore | None = None) -> AsyncApp:
         resolver=HandlerResolver(CONTROLS_PACKAGE),
         strict_validation=True,
         validate_responses=True,
-        validator_map={
-            "body": {"application/json": BodyValidator},
-            "parameter": ParameterChecker,
-        },
+        validator_map=VALIDATORS,
         swagger_ui_options=SwaggerUIOptions(swagger_ui_path="/ui"),
     )
     app.add_api(
@@ -125,10 +128,7 @@ def create_app(settings: Settings, store: LinkStore | None = None) -> AsyncApp:
         strict_validation=True,
         validate_responses=True,
         pythonic_params=True,
-        validator_map={
-            "body": {"application/json": BodyValidator},
-            "parameter": ParameterChecker,
-        },
+        validator_map=VALIDATORS,
         swagger_ui_options=SwaggerUIOptions(swagger_ui_path="/ui"),
     )
     app.add_middleware(
