@@ -29,8 +29,9 @@ from portal_mock.requestlog import RequestLog, RequestLogMiddleware, printer
 from portal_mock.response_check import CompiledResponseValidator
 from portal_mock.served_spec import SpecAsWrittenMiddleware
 from portal_mock.sessions import Sessions
-from portal_mock.settings import Settings
+from portal_mock.settings import DEV_KEY, Settings
 from portal_mock.store import LinkStore, StoreWriteFailed
+from portal_mock.swagger_page import SwaggerPageMiddleware
 from portal_mock.validation import BodyValidator, ParameterChecker
 
 HANDLER_PACKAGE = "handlers.links"
@@ -139,6 +140,16 @@ def create_app(settings: Settings, store: LinkStore | None = None) -> AsyncApp:
         MiddlewarePosition.BEFORE_SWAGGER,
         spec=spec,
         base_path=base_path(spec),
+    )
+    app.add_middleware(
+        SwaggerPageMiddleware,
+        MiddlewarePosition.BEFORE_SWAGGER,
+        pages={
+            f"{base_path(spec)}/ui/": (spec["info"]["title"], f"{base_path(spec)}/openapi.json"),
+            "/__mock/ui/": (controls["info"]["title"], "/__mock/openapi.json"),
+        },
+        scheme=next(iter(spec["components"]["securitySchemes"])),
+        key=DEV_KEY if settings.uses_dev_key else None,
     )
     app.add_error_handler(ProblemException, errors.problem_handler)
     app.add_middleware(

@@ -17,8 +17,9 @@ class SpecAsWrittenMiddleware:
     their types after the components a ``$ref`` points to, so the inlined copy
     gave openapi-python-client 345 models named after response codes, and
     object models where the spec says string (docs/code-generators.md). Only
-    ``servers`` changes, as in Connexion's copy: relative, so a client and the
-    Swagger UI call the server that served the spec.
+    ``servers`` changes: it is the address the spec was asked for at, so a
+    client and the Swagger UI call the server that served it, and the UI's
+    server box shows that address rather than an empty entry.
     """
 
     def __init__(self, app: ASGIApp, spec: dict[str, Any], base_path: str) -> None:
@@ -32,11 +33,20 @@ class SpecAsWrittenMiddleware:
         if kind is None or scope["method"] not in ("GET", "HEAD"):
             await self.app(scope, receive, send)
             return
-        root = str(scope.get("root_path", "")).rstrip("/")
-        document = {**self.spec, "servers": [{"url": root + self.base_path}]}
+        document = {**self.spec, "servers": [{"url": address(scope) + self.base_path}]}
         if kind == "json":
             # default=str: YAML reads an unquoted date as a date object.
             response = Response(json.dumps(document, default=str), media_type="application/json")
         else:
             response = Response(yaml.safe_dump(document, sort_keys=False), media_type="text/yaml")
         await response(scope, receive, send)
+
+
+def address(scope: Scope) -> str:
+    """``scheme://host[:port][root_path]`` of the request, as its client addressed it."""
+    host = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"host"), None)
+    if host is None:
+        server_host, port = scope.get("server") or ("localhost", 80)
+        host = f"{server_host}:{port}"
+    root = str(scope.get("root_path", "")).rstrip("/")
+    return f"{scope.get('scheme', 'http')}://{host}{root}"

@@ -105,8 +105,8 @@ def test_serves_the_bundled_spec_as_written_and_swagger_ui(
     as_yaml = httpx.get(f"{url}/openapi.yaml", timeout=TIMEOUT)
     ui = httpx.get(f"{url}/ui/", timeout=TIMEOUT)
     assert served.status_code == as_yaml.status_code == 200
-    # $refs kept, so code generators name their types; only servers is made relative.
-    assert served.json() == {**spec, "servers": [{"url": ""}]}
+    # $refs kept, so code generators name their types; servers is where it was served from.
+    assert served.json() == {**spec, "servers": [{"url": url}]}
     assert yaml.safe_load(as_yaml.text) == served.json()
     assert ui.status_code == 200
     assert ui.headers["content-type"].startswith("text/html")
