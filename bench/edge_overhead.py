@@ -1,0 +1,132 @@
+"""What the browser and test-run edges cost a get that does not use them.
+
+    python bench/edge_overhead.py            # 5 rounds of 3000 gets per build
+    python bench/edge_overhead.py --quick    # 3 rounds of 800
+
+Two builds of the mock serve the same 24 sample links side by side:
+
+- ``edges on``: the mock as ``portal-mock serve`` runs it (CORS, the Prefer
+  middleware, X-Mock-Session resolution);
+- ``edges off``: the same app with the CORS and Prefer middlewares taken out
+  of Connexion's stack before it starts.
+
+Each round loads one then the other with the same gets (X-API-Key, no Origin,
+no Prefer, no X-Mock-Session: the paths are present but unused), alternating
+which goes first. The goal (issue 7): edges on costs at most 5% of the
+throughput. The session path cannot be taken out; unused, it is one header
+lookup in handlers/common.py, present in both builds. Writes
+bench/results/edge-overhead.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import statistics
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+import load
+import peers
+from data import fixtures, write_store_snapshot
+
+RESULTS = Path(__file__).with_name("results")
+GOAL = 0.05
+EDGES = ("PathCORSMiddleware", "PreferMiddleware")
+
+
+def serve_without_edges(db: str, port: int) -> None:
+    """Serve the mock on ``db`` with the edge middlewares removed (the ``edges off`` build)."""
+    import uvicorn
+
+    from portal_mock.app import create_app
+    from portal_mock.settings import Settings
+
+    app = create_app(Settings(db=Path(db), fixtures=None, quiet=True))
+    stack = app.middleware.middlewares
+    kept = [m for m in stack if getattr(getattr(m, "func", m), "__name__", "") not in EDGES]
+    assert len(stack) - len(kept) == len(EDGES), "an edge middleware was not found"
+    stack[:] = kept
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+def bare(db: Path, workdir: Path) -> contextlib.AbstractContextManager[peers.Server]:
+    port = peers.free_port()
+    command = [sys.executable, __file__, "--serve-without-edges", str(db), str(port)]
+    return peers.serving("edges-off", command, workdir, peers._wait_for_http_at(port))
+
+
+def measure(rounds: int, plan: load.Plan, workdir: Path) -> dict[str, list[load.Result]]:
+    ids = [link["_id"] for link in fixtures()]
+    on_db, off_db = workdir / "on.json", workdir / "off.json"
+    write_store_snapshot(on_db, fixtures())
+    write_store_snapshot(off_db, fixtures())
+    found: dict[str, list[load.Result]] = {"edges on": [], "edges off": []}
+    with peers.ours(on_db, workdir) as on, bare(off_db, workdir) as off:
+        servers = {"edges on": on, "edges off": off}
+        for round_ in range(rounds):
+            order = list(servers) if round_ % 2 == 0 else list(reversed(servers))
+            for name in order:
+                server = servers[name]
+                target = load.Target(server.url, load.SPEC_DIALECT, ids)
+                result = load.run("get", target, plan, server.memory.cpu_seconds)
+                assert not result.errors, dict(result.statuses)
+                found[name].append(result)
+                print(f"  round {round_ + 1} {name:<9} {result.rps:7.0f} req/s", flush=True)
+    return found
+
+
+def report(found: dict[str, list[load.Result]], plan: load.Plan) -> str:
+    on = statistics.median(r.rps for r in found["edges on"])
+    off = statistics.median(r.rps for r in found["edges off"])
+    overhead = 1 - on / off
+    rows = [
+        f"| {name} | {' / '.join(f'{r.rps:.0f}' for r in results)} | "
+        f"{statistics.median(r.rps for r in results):.0f} | "
+        f"{statistics.median(r.percentile(50) for r in results) * 1000:.1f} ms | "
+        f"{statistics.median(r.percentile(99) for r in results) * 1000:.1f} ms |"
+        for name, results in found.items()
+    ]
+    verdict = "met" if overhead <= GOAL else "NOT met"
+    return "\n".join(
+        [
+            "# Edge overhead on a get (CORS, Prefer, sessions present but unused)",
+            "",
+            f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, "
+            f"{len(found['edges on'])} rounds of {plan.requests} gets at "
+            f"{plan.concurrency} connections, builds alternating.",
+            "",
+            "| build | req/s per round | median req/s | p50 | p99 |",
+            "|---|---|--:|--:|--:|",
+            *rows,
+            "",
+            f"Edges on / edges off: **{on / off:.3f}** (overhead {overhead:.1%}; "
+            f"goal at most {GOAL:.0%}: {verdict}).",
+            "",
+        ]
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="3 rounds of 800 gets")
+    parser.add_argument("--serve-without-edges", nargs=2, metavar=("DB", "PORT"))
+    args = parser.parse_args()
+    if args.serve_without_edges:
+        serve_without_edges(args.serve_without_edges[0], int(args.serve_without_edges[1]))
+        return 0
+    rounds, plan = (3, load.Plan(requests=800)) if args.quick else (5, load.Plan(requests=3000))
+    with tempfile.TemporaryDirectory(prefix="portal-mock-edges-") as tmp:
+        found = measure(rounds, plan, Path(tmp))
+    text = report(found, plan)
+    print(text)
+    if not args.quick:
+        (RESULTS / "edge-overhead.md").write_text(text, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
