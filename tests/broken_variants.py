@@ -276,6 +276,69 @@ class StaleAllowHeader(ResponseRewriter):
         return {**message, "headers": [*headers, (b"allow", b"HEAD, GET")]}
 
 
+class CreatedWithoutLocation(ResponseRewriter):
+    """Forgets the Location header of a 201."""
+
+    def start(self, message: dict[str, Any]) -> dict[str, Any]:
+        if message["status"] != 201:
+            return message
+        headers = [(k, v) for k, v in message["headers"] if k.lower() != b"location"]
+        return {**message, "headers": headers}
+
+
+def location_at_the_collection(monkeypatch: pytest.MonkeyPatch, tmp: Path) -> App:
+    """Points Location at the collection instead of the new link."""
+    original = handlers.links.create_workorder_portal_link
+
+    @functools.wraps(original)
+    def handler(body: Any) -> Any:
+        envelope, status, _headers = original(body)
+        return envelope, status, {"Location": "/workorder-portal-links"}
+
+    return swap_handler(monkeypatch, "create_workorder_portal_link", handler)
+
+
+def activate_toggling(monkeypatch: pytest.MonkeyPatch, tmp: Path) -> App:
+    """Flips is_active on activate, so activating an active link deactivates it."""
+
+    def handler(id_: str) -> Any:
+        link = store().get(id_)
+        if link is None:
+            return handlers.links.not_found(id_)
+        return ok(store().update(id_, {"is_active": not link["is_active"]}))
+
+    return swap_handler(monkeypatch, "activate_workorder_portal_link", handler)
+
+
+class DeleteWithoutKey(ResponseRewriter):
+    """Lets a DELETE without X-API-Key in: the one operation whose key check was forgotten."""
+
+    def __init__(self, app: App) -> None:
+        super().__init__(app)
+        self.method = ""
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        self.method = scope.get("method", "")
+        await super().__call__(scope, receive, send)
+
+    def request_headers(self, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+        keyless = not any(name.lower() == b"x-api-key" for name, _ in headers)
+        if self.method == "DELETE" and keyless:
+            headers.append((b"x-api-key", b"dev-key"))
+        return headers
+
+
+class NotFoundAsValidationError(ResponseRewriter):
+    """Answers a 404 with the code validation_error, copied from the 400 handler."""
+
+    def body(self, status: int, body: bytes) -> bytes:
+        if status != 404:
+            return body
+        document = json.loads(body)
+        document["error"]["code"] = "validation_error"
+        return json.dumps(document).encode()
+
+
 def link_type_filter_without_enum(monkeypatch: pytest.MonkeyPatch, tmp: Path) -> App:
     """The server validates against a spec whose link_type filter lost its enum."""
     spec = yaml.safe_load(DEFAULT_SPEC.read_text(encoding="utf-8"))
@@ -426,6 +489,31 @@ VARIANTS = [
         "is_active=false read as true",
         "list_items_match_filters",
         list_reading_is_active_false_as_true,
+    ),
+    Variant(
+        "a 201 without Location",
+        "response_headers_conformance",
+        wrapped(CreatedWithoutLocation),
+    ),
+    Variant(
+        "Location points at the collection",
+        "created_link_reads_back",
+        location_at_the_collection,
+    ),
+    Variant(
+        "activate toggles is_active",
+        "activation_sets_is_active",
+        activate_toggling,
+    ),
+    Variant(
+        "delete skips the key check",
+        "ignored_auth",
+        wrapped(DeleteWithoutKey),
+    ),
+    Variant(
+        "a 404 with the code validation_error",
+        "errors_name_their_status",
+        wrapped(NotFoundAsValidationError),
     ),
 ]
 

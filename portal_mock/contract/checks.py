@@ -475,6 +475,24 @@ def _earlier(after: Any, before: Any) -> bool:
     return a is not None and b is not None and a < b
 
 
+def errors_name_their_status(ctx: CheckContext, response: Response, case: AnyCase) -> bool | None:
+    """Every error of every operation, negative cases included, is JSON in the envelope,
+    with the code its status stands for."""
+    if response.status_code < 400 or operation_id(case) is None:
+        return None
+    headers = response.headers
+    content_type = (headers.get("content-type") or headers.get("Content-Type") or [""])[0]
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    fail(
+        "every error is application/json in the error envelope, with its status's code",
+        rules.error_envelope_problems(response.status_code, content_type, body),
+    )
+    return None
+
+
 # Every check of this module; ``hooks`` registers them with Schemathesis in this order.
 CHECKS: tuple[Check, ...] = (
     list_items_match_filters,
@@ -488,4 +506,5 @@ CHECKS: tuple[Check, ...] = (
     deleted_link_is_gone,
     unknown_link_is_not_found,
     server_fields_never_drift,
+    errors_name_their_status,
 )

@@ -268,3 +268,30 @@ def changed_fields(spec: Spec, before: Link, after: Link, allowed: Sequence[str]
         f"{name} changed from {brief(before.get(name))} to {brief(after.get(name))}"
         for name in differing_fields(spec, spec.link_schema, before, after, fields)
     ]
+
+
+# The error envelope's code for each status the API documents (the contract's table).
+ERROR_CODES = {
+    400: ("validation_error", "malformed_body"),
+    401: ("unauthorized",),
+    404: ("not_found",),
+    405: ("method_not_allowed",),
+    413: ("payload_too_large",),
+    415: ("unsupported_media_type",),
+    429: ("too_many_sessions",),
+    500: ("internal_error",),
+    503: ("storage_unavailable",),
+}
+
+
+def error_envelope_problems(status: int, content_type: str, body: Any) -> list[str]:
+    """What is wrong with an error answer: its media type, its envelope, its code for ``status``."""
+    if content_type.split(";")[0].strip().lower() != "application/json":
+        return [f"a {status} comes as {content_type or 'no content type'!r}, not application/json"]
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict) or body.get("success") is not False:
+        return [f"a {status} is not in the error envelope"]
+    codes = ERROR_CODES.get(status)
+    if codes is not None and error.get("code") not in codes:
+        return [f"a {status} has the code {error.get('code')!r}, not {' or '.join(codes)}"]
+    return []
