@@ -160,6 +160,9 @@ def _contract_parser(commands: Any) -> None:
         help=f"examples per operation and phase [{DEFAULT_MAX_EXAMPLES}]",
     )
     contract.add_argument(
+        "--max-failures", metavar="N", help="stop after N failing test cases [no limit]"
+    )
+    contract.add_argument(
         "--phases", metavar="LIST", help="comma list of examples,coverage,fuzzing,stateful [all]"
     )
     contract.add_argument(

@@ -13,7 +13,7 @@ import logging
 import threading
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,19 @@ class StoreWriteFailed(StoreError):
 def utc_now() -> str:
     """The current time as an RFC 3339 string in UTC with milliseconds."""
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def utc_after(previous: str) -> str:
+    """The current time, or a millisecond after ``previous`` if the clock has not passed it.
+
+    ``updated_at`` must move on every change, even two changes in one millisecond
+    (or after the clock was set back), so a client can tell that the link changed.
+    """
+    now = utc_now()
+    if now > previous:
+        return now
+    later = datetime.fromisoformat(previous.replace("Z", "+00:00")) + timedelta(milliseconds=1)
+    return later.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class _Disk:
@@ -218,7 +231,9 @@ class LinkStore:
                 return None
             changed = {k: copy.deepcopy(v) for k, v in changes.items() if current.get(k) != v}
             if changed:
-                self._write({"put": {**current, **changed, "updated_at": utc_now()}})
+                self._write(
+                    {"put": {**current, **changed, "updated_at": utc_after(current["updated_at"])}}
+                )
             return copy.deepcopy(self._links[link_id])
 
     def delete(self, link_id: str) -> bool:

@@ -10,7 +10,9 @@ module serves one variant (or ``correct``, the mock itself) on a free port of
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import hashlib
 import json
 import sys
 import tempfile
@@ -26,11 +28,13 @@ import handlers.links
 from handlers.common import ok, store
 from portal_mock.app import create_app
 from portal_mock.contract.target import serve_in_thread
+from portal_mock.errors import error_body
 from portal_mock.fixtures import load_fixtures
 from portal_mock.paths import DEFAULT_FIXTURES, DEFAULT_SPEC
-from portal_mock.querying import LinkQuery
+from portal_mock.querying import LinkQuery, paginate, sort_links
+from portal_mock.querying import _key as querying_key
 from portal_mock.settings import Settings
-from portal_mock.store import LinkStore
+from portal_mock.store import LinkStore, utc_now
 
 App = Any
 
@@ -62,6 +66,15 @@ def swap_handler(monkeypatch: pytest.MonkeyPatch, name: str, handler: Callable[.
     """The mock with ``handlers.links.<name>`` replaced (for as long as the test runs)."""
     monkeypatch.setattr(handlers.links, name, handler)
     return mock()
+
+
+def spec_changed(tmp: Path, change: Callable[[dict[str, Any]], None]) -> App:
+    """The mock validating against a copy of the spec with ``change`` made to it."""
+    spec = yaml.safe_load(DEFAULT_SPEC.read_text(encoding="utf-8"))
+    change(spec)
+    path = tmp / "changed-spec.yaml"
+    path.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    return mock(spec=path)
 
 
 class StoreWrapper:
@@ -341,11 +354,11 @@ class NotFoundAsValidationError(ResponseRewriter):
 
 def link_type_filter_without_enum(monkeypatch: pytest.MonkeyPatch, tmp: Path) -> App:
     """The server validates against a spec whose link_type filter lost its enum."""
-    spec = yaml.safe_load(DEFAULT_SPEC.read_text(encoding="utf-8"))
-    spec["components"]["parameters"]["LinkTypeFilter"]["schema"] = {"type": "string"}
-    path = tmp / "loose-spec.yaml"
-    path.write_text(yaml.safe_dump(spec), encoding="utf-8")
-    return mock(spec=path)
+
+    def change(spec: dict[str, Any]) -> None:
+        spec["components"]["parameters"]["LinkTypeFilter"]["schema"] = {"type": "string"}
+
+    return spec_changed(tmp, change)
 
 
 def list_failing_on_is_active(monkeypatch: pytest.MonkeyPatch, tmp: Path) -> App:
@@ -384,6 +397,290 @@ def list_reading_is_active_false_as_true(monkeypatch: pytest.MonkeyPatch, tmp: P
         return original(**params)
 
     return swap_handler(monkeypatch, "list_workorder_portal_links", handler)
+
+
+def list_combining_filters_with_or(monkeypatch: pytest.MonkeyPatch, tmp: Path) -> App:
+    """Answers links that match any one of the filters, not all of them."""
+
+    class OrStore(StoreWrapper):
+        def search(self, query: LinkQuery) -> Any:
+            filters = {
+                "company_namespace": query.company_namespace,
+                "workorder": query.workorder,
+                "is_active": query.is_active,
+                "link_type": query.link_type,
+                "ids": query.ids,
+            }
+            given = {name: value for name, value in filters.items() if value not in (None, ())}
+            if len(given) < 2:
+                return self.inner.search(query)
+            links = [
+                link
+                for link in sort_links(self.inner.export(), query.sort)
+                if any(LinkQuery(**{name: value}).matches(link) for name, value in given.items())
+            ]
+            return paginate(links, query.page, query.per_page)
+
+    return mock(OrStore())
+
+
+def list_reading_one_id(monkeypatch: pytest.MonkeyPatch, tmp: Path) -> App:
+    """Filters by the first _id asked for and drops the others."""
+    original = handlers.links.list_workorder_portal_links
+
+    @functools.wraps(original)
+    def handler(**params: Any) -> Any:
+        if params.get("_id"):
+            params["_id"] = params["_id"][:1]
+        return original(**params)
+
+    return swap_handler(monkeypatch, "list_workorder_portal_links", handler)
+
+
+def expiry_sorted_as_text(monkeypatch: pytest.MonkeyPatch, tmp: Path) -> App:
+    """Sorts expiry_date as text, so offsets other than Z put instants out of order."""
+
+    def key(name: str) -> Callable[[Any], Any]:
+        if name != "expiry_date":
+            return querying_key(name)
+        return lambda link: (link[name] is not None, link[name] or "")
+
+    def broken(links: Any, sort: str) -> list[Any]:
+        keys = [(part.lstrip("-"), part.startswith("-")) for part in sort.split(",")]
+        ordered = sorted(links, key=lambda link: link["_id"], reverse=keys[-1][1])
+        for name, descending in reversed(keys):
+            ordered.sort(key=key(name), reverse=descending)
+        return ordered
+
+    monkeypatch.setattr("portal_mock.store.sort_links", broken)
+    return mock()
+
+
+def ties_by_ascending_id(monkeypatch: pytest.MonkeyPatch, tmp: Path) -> App:
+    """Breaks ties by ascending _id whatever the direction asked for."""
+
+    def broken(links: Any, sort: str) -> list[Any]:
+        ordered = sorted(links, key=lambda link: link["_id"])
+        for part in reversed(sort.split(",")):
+            ordered.sort(key=querying_key(part.lstrip("-")), reverse=part.startswith("-"))
+        return ordered
+
+    monkeypatch.setattr("portal_mock.store.sort_links", broken)
+    return mock()
+
+
+def sort_by_first_field_only(monkeypatch: pytest.MonkeyPatch, tmp: Path) -> App:
+    """Orders by the first of several sort fields and ignores the rest."""
+    monkeypatch.setattr(
+        "portal_mock.store.sort_links", lambda links, sort: sort_links(links, sort.split(",")[0])
+    )
+    return mock()
+
+
+def total_pages_rounded_down(monkeypatch: pytest.MonkeyPatch, tmp: Path) -> App:
+    """Counts pages with floor division, so a last partial page is not counted."""
+
+    def broken(links: Any, page: int, per_page: int) -> Any:
+        items, paging = paginate(links, page, per_page)
+        return items, {**paging, "total_pages": len(links) // per_page}
+
+    monkeypatch.setattr("portal_mock.store.paginate", broken)
+    return mock()
+
+
+def pages_overlapping_by_one(monkeypatch: pytest.MonkeyPatch, tmp: Path) -> App:
+    """Starts every page after the first one link early (an off-by-one offset)."""
+
+    def broken(links: Any, page: int, per_page: int) -> Any:
+        _, paging = paginate(links, page, per_page)
+        start = max(0, (page - 1) * per_page - 1)
+        return list(links[start : start + per_page]), paging
+
+    monkeypatch.setattr("portal_mock.store.paginate", broken)
+    return mock()
+
+
+def public_by_default(monkeypatch: pytest.MonkeyPatch, tmp: Path) -> App:
+    """Creates links as public when link_type is not sent (the documented default is private)."""
+
+    def change(spec: dict[str, Any]) -> None:
+        body = spec["components"]["requestBodies"]["CreateWorkorderPortalLink"]
+        body["content"]["application/json"]["schema"]["properties"]["link_type"]["default"] = (
+            "public"
+        )
+
+    return spec_changed(tmp, change)
+
+
+def create_dropping_custom_branding(monkeypatch: pytest.MonkeyPatch, tmp: Path) -> App:
+    """Stores custom_branding empty, whatever was sent (a field left out of a DTO)."""
+    original = handlers.links.create_workorder_portal_link
+
+    @functools.wraps(original)
+    def handler(body: Any) -> Any:
+        return original({**body, "custom_branding": {}})
+
+    return swap_handler(monkeypatch, "create_workorder_portal_link", handler)
+
+
+class MergingStore(StoreWrapper):
+    """Merges a nested object sent in an update into the stored one instead of replacing it."""
+
+    def update(self, link_id: str, changes: Any) -> Any:
+        current = self.inner.get(link_id)
+        if current is not None:
+            changes = {
+                name: {**current[name], **value}
+                if isinstance(value, dict) and isinstance(current.get(name), dict)
+                else value
+                for name, value in changes.items()
+            }
+        return self.inner.update(link_id, changes)
+
+
+def update_accepting_workorder(monkeypatch: pytest.MonkeyPatch, tmp: Path) -> App:
+    """The update schema lists workorder, so a link can move to another work order."""
+
+    def change(spec: dict[str, Any]) -> None:
+        update = spec["components"]["schemas"]["UpdateWorkorderPortalLink"]
+        update["properties"]["workorder"] = {"$ref": "#/components/schemas/ObjectId"}
+
+    return spec_changed(tmp, change)
+
+
+class ServerFieldsDropped:
+    """Strips the server's fields from an update body before the app sees it: 200, ignored."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope.get("type") != "http" or scope.get("method") != "PUT":
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        body = b"".join(chunks)
+        try:
+            document = json.loads(body)
+            for name in ("_id", "url", "access_token", "created_at", "updated_at"):
+                document.pop(name, None)
+            body = json.dumps(document).encode()
+        except (ValueError, AttributeError):
+            pass
+        headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"content-length"]
+        headers.append((b"content-length", str(len(body)).encode()))
+        sent = False
+
+        async def replay() -> dict[str, Any]:
+            nonlocal sent
+            if sent:
+                return await receive()
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app({**scope, "headers": headers}, replay, send)
+
+
+def regenerate_deriving_the_token(monkeypatch: pytest.MonkeyPatch, tmp: Path) -> App:
+    """Derives the new token and url from the link's id: the second regenerate changes nothing."""
+
+    def handler(id_: str) -> Any:
+        digest = hashlib.sha256(id_.encode()).hexdigest()
+        fresh = {"access_token": digest[:43], "url": f"https://portal.example.com/l/{digest[:16]}"}
+        link = store().update(id_, fresh)
+        return ok(link) if link is not None else handlers.links.not_found(id_)
+
+    return swap_handler(monkeypatch, "regenerate_workorder_portal_link", handler)
+
+
+def deactivate_refusing_an_inactive_link(monkeypatch: pytest.MonkeyPatch, tmp: Path) -> App:
+    """Answers 400 to deactivating a link that is already inactive."""
+    original = handlers.links.deactivate_workorder_portal_link
+
+    @functools.wraps(original)
+    def handler(id_: str) -> Any:
+        link = store().get(id_)
+        if link is not None and not link["is_active"]:
+            return error_body("validation_error", "The link is already inactive."), 400
+        return original(id_)
+
+    return swap_handler(monkeypatch, "deactivate_workorder_portal_link", handler)
+
+
+class SoftDeleteStore(StoreWrapper):
+    """Marks a link deleted for reads, but regenerate still writes to it (and answers 200)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.deleted: set[str] = set()
+
+    def get(self, link_id: str) -> Any:
+        return None if link_id in self.deleted else self.inner.get(link_id)
+
+    def search(self, query: LinkQuery) -> Any:
+        links, _ = self.inner.search(dataclasses.replace(query, page=1, per_page=10**6))
+        kept = [link for link in links if link["_id"] not in self.deleted]
+        return paginate(kept, query.page, query.per_page)
+
+    def update(self, link_id: str, changes: Any) -> Any:
+        if link_id in self.deleted and "access_token" not in changes:
+            return None
+        return self.inner.update(link_id, changes)
+
+    def delete(self, link_id: str) -> bool:
+        if link_id in self.deleted or self.inner.get(link_id) is None:
+            return False
+        self.deleted.add(link_id)
+        return True
+
+
+def updated_at_left_alone(monkeypatch: pytest.MonkeyPatch, tmp: Path) -> App:
+    """Sets updated_at on create only: every later write leaves it as it was."""
+    monkeypatch.setattr("portal_mock.store.utc_after", lambda previous: previous)
+    return mock()
+
+
+class ReadTouchingStore(StoreWrapper):
+    """Records every read in updated_at ("last accessed")."""
+
+    def get(self, link_id: str) -> Any:
+        if self.inner.get(link_id) is None:
+            return None
+        return self.inner.update(link_id, {"updated_at": utc_now()})
+
+
+def malformed_id_not_found(monkeypatch: pytest.MonkeyPatch, tmp: Path) -> App:
+    """The id parameter lost its pattern: a malformed id is looked up and answered 404."""
+
+    def change(spec: dict[str, Any]) -> None:
+        spec["components"]["parameters"]["LinkId"]["schema"] = {"type": "string"}
+
+    return spec_changed(tmp, change)
+
+
+class AnyKeyAccepted(ResponseRewriter):
+    """Checks that X-API-Key is present, not that it is a key the server knows."""
+
+    def request_headers(self, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+        return [
+            (name, b"dev-key" if name.lower() == b"x-api-key" and value else value)
+            for name, value in headers
+        ]
+
+
+class ProblemJsonErrors(ResponseRewriter):
+    """Serves errors as application/problem+json, the framework's default."""
+
+    def start(self, message: dict[str, Any]) -> dict[str, Any]:
+        if message["status"] < 400:
+            return message
+        headers = [(k, v) for k, v in message["headers"] if k.lower() != b"content-type"]
+        return {**message, "headers": [*headers, (b"content-type", b"application/problem+json")]}
 
 
 def with_store(wrapper: Callable[[], Any]) -> Callable[[pytest.MonkeyPatch, Path], App]:
@@ -514,6 +811,106 @@ VARIANTS = [
         "a 404 with the code validation_error",
         "errors_name_their_status",
         wrapped(NotFoundAsValidationError),
+    ),
+    Variant(
+        "filters combined with OR",
+        "list_items_match_filters",
+        list_combining_filters_with_or,
+    ),
+    Variant(
+        "list reads only the first _id",
+        "list_shows_every_matching_link",
+        list_reading_one_id,
+    ),
+    Variant(
+        "expiry_date sorted as text",
+        "list_sort_order_holds",
+        expiry_sorted_as_text,
+    ),
+    Variant(
+        "ties broken by ascending _id in a descending sort",
+        "list_sort_order_holds",
+        ties_by_ascending_id,
+    ),
+    Variant(
+        "only the first sort field is used",
+        "list_sort_order_holds",
+        sort_by_first_field_only,
+    ),
+    Variant(
+        "total_pages rounded down",
+        "list_paging_is_consistent",
+        total_pages_rounded_down,
+    ),
+    Variant(
+        "pages overlap by one link",
+        "list_paging_is_consistent",
+        pages_overlapping_by_one,
+    ),
+    Variant(
+        "link_type defaults to public",
+        "created_link_reads_back",
+        public_by_default,
+    ),
+    Variant(
+        "create drops custom_branding",
+        "created_link_reads_back",
+        create_dropping_custom_branding,
+    ),
+    Variant(
+        "update merges a nested object",
+        "update_changes_only_given_fields",
+        with_store(MergingStore),
+    ),
+    Variant(
+        "update moves a link to another workorder",
+        "immutable_fields_are_refused",
+        update_accepting_workorder,
+    ),
+    Variant(
+        "update ignores server fields instead of refusing them",
+        "immutable_fields_are_refused",
+        wrapped(ServerFieldsDropped),
+    ),
+    Variant(
+        "regenerate derives the token from the id",
+        "regenerate_changes_only_credentials",
+        regenerate_deriving_the_token,
+    ),
+    Variant(
+        "deactivating an inactive link answers 400",
+        "activation_sets_is_active",
+        deactivate_refusing_an_inactive_link,
+    ),
+    Variant(
+        "a deleted link can still be regenerated",
+        "deleted_link_is_gone",
+        with_store(SoftDeleteStore),
+    ),
+    Variant(
+        "update leaves updated_at",
+        "timestamps_follow_writes",
+        updated_at_left_alone,
+    ),
+    Variant(
+        "a read moves updated_at",
+        "server_fields_never_drift",
+        with_store(ReadTouchingStore),
+    ),
+    Variant(
+        "a malformed id answered 404",
+        "malformed_id_is_bad_request",
+        malformed_id_not_found,
+    ),
+    Variant(
+        "any key is accepted",
+        "ignored_auth",
+        wrapped(AnyKeyAccepted),
+    ),
+    Variant(
+        "errors served as application/problem+json",
+        "errors_name_their_status",
+        wrapped(ProblemJsonErrors),
     ),
 ]
 

@@ -31,12 +31,20 @@ from conftest import AUTH
 
 from portal_mock.app import create_app
 from portal_mock.cli import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, main
+from portal_mock.contract import lifecycle_checks
+from portal_mock.contract.checks import CHECKS
 from portal_mock.contract.target import serve_in_thread
 from portal_mock.settings import Settings
 
-SEED = 7  # fixed, so every variant run sends the same cases each time
+SEED = 7  # fixed, so every run sends the same cases each time
+# The seeds the variants are run at: 7 by default; `tox -e variants` runs three.
+VARIANT_SEEDS = tuple(int(seed) for seed in os.environ.get("VARIANTS_SEEDS", "7").split(","))
 # A user's budget; the variants must be caught within it, not within a larger one.
 MAX_TIME = 30
+# By default a variant's run stops at its first failure (--max-failures 1), which must
+# come from the check meant for it: 45 runs in about 150 s on two cores instead of 400.
+# `tox -e variants` sets VARIANTS_FULL_BUDGET=1: every run then uses all of MAX_TIME.
+FULL_BUDGET = os.environ.get("VARIANTS_FULL_BUDGET") == "1"
 # Runs at once. Each is a Schemathesis process and a server process, about one core
 # together, so on CI's two cores four at once give each run half a core. That is enough:
 # the data-aware cases come first and catch every variant in the examples phase, long
@@ -74,11 +82,27 @@ def free_port() -> int:
     return port
 
 
+def test_each_check_of_ours_is_documented_and_proven_by_a_variant() -> None:
+    ours = {check.__name__ for check in (*CHECKS, *lifecycle_checks.CHECKS)}
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    assert {name for name in ours if f"| `{name}` |" not in readme} == set()
+    # Every check has a defect that only it must report, so none can be dead code.
+    assert ours - {variant.check for variant in VARIANTS} == set()
+    assert len({variant.defect for variant in VARIANTS}) == len(VARIANTS) >= 40
+
+
 def test_contract_help_lists_every_flag(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["contract", "--help"]) == EXIT_OK
     out = capsys.readouterr().out
     flags = "--url --api-key --spec --max-time --workers --report --report-dir --seed"
-    for flag in [*flags.split(), "--max-examples", "--phases", "--operation", "--read-only"]:
+    for flag in [
+        *flags.split(),
+        "--max-examples",
+        "--max-failures",
+        "--phases",
+        "--operation",
+        "--read-only",
+    ]:
         assert flag in out
 
 
@@ -169,7 +193,7 @@ def _drain(stream: Iterator[str], into: list[str]) -> None:
     into.extend(stream)
 
 
-def run_against(variant: Variant, cwd: Path) -> VariantRun:
+def run_against(variant: Variant, seed: int, cwd: Path) -> VariantRun:
     """Serve ``variant`` in a process of its own and run the contract command against it."""
     env = _clean_env()
     server = subprocess.Popen(
@@ -195,7 +219,11 @@ def run_against(variant: Variant, cwd: Path) -> VariantRun:
             return VariantRun(None, "", 0.0, "the variant was not served:\n" + "".join(log))
         reader = threading.Thread(target=_drain, args=(server.stdout, log), daemon=True)
         reader.start()
-        argv = ["--url", url, "--seed", str(SEED), "--max-time", str(MAX_TIME)]
+        argv = ["--url", url, "--seed", str(seed), "--max-time", str(MAX_TIME)]
+        if variant is not CORRECT and not FULL_BUDGET:
+            # The run stops at its first failure, which must be the check meant for
+            # the defect; the control run uses its whole budget.
+            argv += ["--max-failures", "1"]
         started = time.monotonic()
         contract = subprocess.run(
             [sys.executable, "-m", "portal_mock", "contract", *argv],
@@ -218,39 +246,48 @@ def run_against(variant: Variant, cwd: Path) -> VariantRun:
         server.stdout.close()
 
 
-def _selected_variants(request: pytest.FixtureRequest) -> list[Variant]:
-    """The variants whose tests this session runs (all of them, unless narrowed with -k)."""
-    wanted: dict[str, Variant] = {}
+RunKey = tuple[str, int]
+
+
+def _selected_runs(request: pytest.FixtureRequest) -> dict[RunKey, Variant]:
+    """The (variant, seed) runs this session's tests need (all, unless narrowed with -k)."""
+    wanted: dict[RunKey, Variant] = {}
     for item in request.session.items:
         params = getattr(item, "callspec", None)
-        found = params.params.get("variant") if params is not None else None
-        if isinstance(found, Variant) and item.module is request.module:
-            wanted[found.name] = found
-        elif getattr(item, "originalname", "") == CONTROL_TEST:
-            wanted[CORRECT.name] = CORRECT
-    return list(wanted.values())
+        if params is None or item.module is not request.module or "seed" not in params.params:
+            continue
+        found = params.params.get("variant")
+        if getattr(item, "originalname", "") == CONTROL_TEST:
+            found = CORRECT
+        if isinstance(found, Variant):
+            wanted[found.name, params.params["seed"]] = found
+    return wanted
 
 
 CONTROL_TEST = "test_the_mock_passes_clean_under_the_same_budget"
+SEED_IDS = [f"seed{seed}" for seed in VARIANT_SEEDS]
 
 
 @pytest.fixture(scope="module")
 def variant_runs(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> dict[str, VariantRun]:
+) -> dict[RunKey, VariantRun]:
     """Every selected variant (and the control, the mock itself) tested, several at once."""
-    variants = _selected_variants(request)
+    runs = _selected_runs(request)
     with concurrent.futures.ThreadPoolExecutor(max_workers=CONCURRENT_RUNS) as pool:
         futures = {
-            variant.name: pool.submit(run_against, variant, tmp_path_factory.mktemp("variant"))
-            for variant in variants
+            key: pool.submit(run_against, variant, key[1], tmp_path_factory.mktemp("variant"))
+            for key, variant in runs.items()
         }
-    return {name: future.result() for name, future in futures.items()}
+    return {key: future.result() for key, future in futures.items()}
 
 
 @pytest.mark.slow
-def test_the_mock_passes_clean_under_the_same_budget(variant_runs: dict[str, VariantRun]) -> None:
-    run = variant_runs[CORRECT.name]
+@pytest.mark.parametrize("seed", VARIANT_SEEDS, ids=SEED_IDS)
+def test_the_mock_passes_clean_under_the_same_budget(
+    seed: int, variant_runs: dict[RunKey, VariantRun]
+) -> None:
+    run = variant_runs[CORRECT.name, seed]
     assert not run.problem, run.problem
     assert run.code == EXIT_OK, run.out[-4000:]
     assert "result       no contract violations found" in run.out
@@ -258,13 +295,15 @@ def test_the_mock_passes_clean_under_the_same_budget(variant_runs: dict[str, Var
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("seed", VARIANT_SEEDS, ids=SEED_IDS)
 @pytest.mark.parametrize("variant", VARIANTS, ids=[v.name for v in VARIANTS])
 def test_each_broken_variant_is_reported_by_its_check(
     variant: Variant,
-    variant_runs: dict[str, VariantRun],
+    seed: int,
+    variant_runs: dict[RunKey, VariantRun],
     request: pytest.FixtureRequest,
 ) -> None:
-    run = variant_runs[variant.name]
+    run = variant_runs[variant.name, seed]
     assert not run.problem, run.problem
     # How long the run took and the phase that first failed, for a JUnit report
     # (`-o junit_family=xunit1`); not `record_property`, which warns under xunit2.
@@ -313,9 +352,15 @@ def test_a_default_run_removes_the_links_it_seeded(
         after = {link["_id"] for link in all_links(url)}
     out = capfd.readouterr().out
     assert code == EXIT_OK, out[-3000:]
-    found = re.search(r"seeded       (\d+) links of its own .*, (\d+) removed after the run", out)
+    found = re.search(
+        r"seeded       (\d+) links of its own .*; (\d+) removed after the run "
+        r"\(the seeded(?: and (\d+) its create cases made)?\)",
+        out,
+    )
     assert found, out[-3000:]
-    assert int(found.group(1)) == int(found.group(2)) > 12
+    seeded, removed, made = (int(n or 0) for n in found.groups())
+    assert removed == seeded + made
+    assert seeded > 12
     # The examples phase deletes one sample link (the spec's example id); nothing is added.
     assert after <= before
 

@@ -7,12 +7,16 @@ and judged by what they select from the population.
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from conftest import BASE
 
 from portal_mock.contract import population
+from portal_mock.contract.cases import malformed_ids
+from portal_mock.contract.rules import parse_instant
 from portal_mock.contract.spec import ACTIVATE, DEACTIVATE
 
 TAG = "0123456789abcdef"
@@ -101,3 +105,43 @@ def test_each_target_link_is_accepted_and_differs_from_the_defaults(
     if operation == DEACTIVATE:
         assert link["is_active"] is True
     assert link["permissions"]["can_pay"] is True
+
+
+def test_the_create_cases_are_accepted_one_with_every_default_one_with_none(client: Any) -> None:
+    minimal, full = population.create_bodies(TAG, TYPES)
+    links = []
+    for body in (minimal, full):
+        response = client.post(BASE, json=body)
+        assert response.status_code == 201, response.text
+        links.append(response.json()["data"])
+    assert set(minimal) == {"workorder", "company_namespace"}
+    assert links[0]["link_type"] == "private"
+    assert links[1]["custom_branding"] == full["custom_branding"]
+    created = population.created_namespace(TAG)
+    assert all(link["company_namespace"] == [created] for link in links)
+
+
+def test_the_population_holds_an_expired_link(seeded: list[dict[str, Any]]) -> None:
+    expiries = [link["expiry_date"] for link in seeded if link["expiry_date"]]
+    assert any(parse_instant(value) < datetime.now(UTC) for value in expiries)
+    assert any(parse_instant(value) > datetime.now(UTC) for value in expiries)
+
+
+@pytest.mark.parametrize("body", population.immutable_update_bodies(TAG))
+def test_each_immutable_update_is_refused_by_the_mock_and_changes_nothing(
+    client: Any, body: dict[str, Any]
+) -> None:
+    created = client.post(BASE, json=population.target_body(TAG, "update", TYPES))
+    link = created.json()["data"]
+    response = client.put(f"{BASE}/{link['_id']}", json=body)
+    assert response.status_code == 400, response.text
+    assert client.get(f"{BASE}/{link['_id']}").json()["data"] == link
+
+
+def test_malformed_ids_break_the_spec_pattern_and_are_refused(client: Any) -> None:
+    link_id = "6740c3a1e4b0a1c2d3e4f5a6"
+    wrong = malformed_ids(link_id)
+    assert len(set(wrong)) == 3
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]+", value) for value in wrong)
+    for value in wrong:
+        assert client.get(f"{BASE}/{value}").status_code == 400, value

@@ -40,6 +40,7 @@ def test_spec_reads_list_defaults_key_header_and_date_fields(spec: Spec) -> None
     assert spec.list_defaults == {"page": 1, "per_page": 25}
     assert spec.api_key_header == "X-API-Key"
     assert spec.date_fields == {"expiry_date", "created_at", "updated_at"}
+    assert spec.id_pattern == "^[0-9a-f]{24}$"
 
 
 def test_spec_resolves_all_of_with_its_own_default(spec: Spec) -> None:

@@ -24,6 +24,7 @@ def test_no_flags_and_no_environment_give_the_defaults() -> None:
     assert settings.workers == 1
     assert settings.phases == PHASES
     assert settings.max_examples == DEFAULT_MAX_EXAMPLES
+    assert settings.max_failures is None
 
 
 def test_a_flag_wins_over_the_environment_and_the_environment_over_the_default() -> None:
@@ -31,11 +32,13 @@ def test_a_flag_wins_over_the_environment_and_the_environment_over_the_default()
         "PORTAL_MOCK_CONTRACT_URL": "http://staging:8080/",
         "PORTAL_MOCK_CONTRACT_API_KEY": "from-env",
         "PORTAL_MOCK_CONTRACT_SEED": "5",
+        "PORTAL_MOCK_CONTRACT_MAX_FAILURES": "3",
     }
     settings = build_contract_settings({"api_key": "from-flag"}, environ)
     assert settings.url == "http://staging:8080"
     assert settings.api_key == "from-flag"
     assert settings.seed == 5
+    assert settings.max_failures == 3
     assert not settings.built_in
 
 
@@ -81,6 +84,7 @@ def test_read_only_comes_from_the_flag_or_the_environment(
         ({"max_time": "0"}, "--max-time 0 is not at least 1"),
         ({"seed": "-1"}, "--seed -1 is not at least 0"),
         ({"max_examples": "0"}, "--max-examples 0 is not at least 1"),
+        ({"max_failures": "0"}, "--max-failures 0 is not at least 1"),
         ({"report": "junit,pdf"}, "--report: pdf not one of junit, har, vcr"),
         ({"phases": "fuzzing,smoke"}, "--phases: smoke not one of"),
         ({"read_only": "perhaps"}, "--read-only 'perhaps' is not one of 1, true, yes"),
@@ -93,6 +97,7 @@ def test_read_only_comes_from_the_flag_or_the_environment(
         "no time",
         "negative seed",
         "no examples",
+        "no failures",
         "unknown report",
         "unknown phase",
         "read-only not a switch",

@@ -69,6 +69,26 @@ def test_update_moves_updated_at_only_when_a_value_changes(store: LinkStore) -> 
     assert changed["created_at"] == link["created_at"]
 
 
+def test_updated_at_moves_on_every_change_even_within_one_millisecond(store: LinkStore) -> None:
+    link = new_link(store)
+    stamps = [link["updated_at"]]
+    for n in range(20):  # far faster than one a millisecond
+        changed = store.update(link["_id"], {"metadata": {"n": n}})
+        assert changed is not None
+        stamps.append(changed["updated_at"])
+    assert stamps == sorted(set(stamps)), stamps
+
+
+def test_updated_at_moves_forward_after_the_clock_is_set_back(
+    store: LinkStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    link = new_link(store)
+    monkeypatch.setattr("portal_mock.store.utc_now", lambda: "2001-01-01T00:00:00.000Z")
+    changed = store.update(link["_id"], {"is_active": False})
+    assert changed is not None
+    assert changed["updated_at"] > link["updated_at"]
+
+
 def test_unknown_ids_are_reported_not_raised(store: LinkStore) -> None:
     unknown = "0123456789abcdef01234567"
     assert store.get(unknown) is None

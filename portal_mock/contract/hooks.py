@@ -20,6 +20,7 @@ from schemathesis import cli
 from schemathesis.cli import EventHandler, ExecutionContext
 from schemathesis.engine import events
 
+from portal_mock.contract import lifecycle_checks
 from portal_mock.contract.cases import data_aware_cases
 from portal_mock.contract.checks import CHECKS, call_context, probe_for
 from portal_mock.contract.memory import RUN
@@ -27,7 +28,7 @@ from portal_mock.contract.seeding import SEEDER
 from portal_mock.contract.spec import LIST
 from portal_mock.contract.summary import FailingExchanges, Tally, render
 
-for _check in CHECKS:
+for _check in (*CHECKS, *lifecycle_checks.CHECKS):
     schemathesis.check(_check)
 
 

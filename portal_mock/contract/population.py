@@ -16,7 +16,15 @@ import itertools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from portal_mock.contract.spec import ACTIVATE, DEACTIVATE, DELETE, GET, REGENERATE, UPDATE
+from portal_mock.contract.spec import (
+    ACTIVATE,
+    CREATE,
+    DEACTIVATE,
+    DELETE,
+    GET,
+    REGENERATE,
+    UPDATE,
+)
 
 Link = Mapping[str, Any]
 Query = dict[str, Any]
@@ -32,14 +40,15 @@ SORT_FIELDS = (
     "updated_at",
 )
 COMBINED_SORTS = ("-is_active,expiry_date", "link_type,-created_at", "workorder,link_type,-_id")
-# Expiry dates in different offsets, so the order of instants differs from the order of strings.
+# Expiry dates in different offsets, so the order of instants differs from the order of
+# strings; one has passed, and an expired link is still a link that filters must find.
 _EXPIRIES = (
     "2031-03-01T10:00:00Z",
     "2031-03-01T06:30:00-05:00",
     "2031-02-28T23:00:00-12:00",
     "2031-03-02T01:00:00+14:00",
     None,
-    "2031-01-15T08:00:00+02:00",
+    "2021-01-15T08:00:00+02:00",
 )
 # The by-id operations that get a target link of their own, and the update sent.
 TARGETED = (GET, UPDATE, REGENERATE, ACTIVATE, DEACTIVATE, DELETE)
@@ -98,6 +107,28 @@ def target_body(tag: str, operation: str, link_types: Sequence[str]) -> dict[str
     }
 
 
+def created_namespace(tag: str) -> str:
+    """The namespace of the links the run's create cases make (removed at the end)."""
+    return f"{tag}-created"
+
+
+def create_bodies(tag: str, link_types: Sequence[str]) -> list[dict[str, Any]]:
+    """A create that relies on every default, and one that sets every optional field."""
+    minimal = {"workorder": workorders(tag)[2], "company_namespace": [created_namespace(tag)]}
+    full = target_body(tag, CREATE, link_types or ["private"])
+    full["company_namespace"] = [created_namespace(tag)]
+    return [minimal, full]
+
+
+def immutable_update_bodies(tag: str) -> list[dict[str, Any]]:
+    """Updates that send a field no update may change: alone, or beside a valid change."""
+    return [
+        {"workorder": workorders(tag)[1]},
+        {"created_at": "2001-02-03T04:05:06.000Z", "metadata": {"contract": "backdated"}},
+        {"access_token": "contract-chosen-token", "is_active": False},
+    ]
+
+
 def _values(links: Sequence[Link], name: str) -> list[Any]:
     return list(dict.fromkeys(link[name] for link in links if name in link))
 
@@ -126,10 +157,10 @@ def filter_queries(tag: str, links: Sequence[Link]) -> list[Query]:
     ]
     arrays: list[Query] = [
         {"company_namespace": [spaces[0], spaces[2]]},
-        {"company_namespace": f"{spaces[1]},{spaces[2]}"},
-        {"company_namespace": [f"{spaces[0]},{spaces[1]}", spaces[0]]},
         {"_id": ids[::5]},
+        {"company_namespace": f"{spaces[1]},{spaces[2]}"},
         {"_id": ",".join(ids[1:4])},
+        {"company_namespace": [f"{spaces[0]},{spaces[1]}", spaces[0]]},
         {"_id": [",".join(ids[4:6]), ids[7]]},
     ]
     mixed = itertools.chain.from_iterable(itertools.zip_longest(singles, pairs, arrays))
@@ -137,10 +168,16 @@ def filter_queries(tag: str, links: Sequence[Link]) -> list[Query]:
 
 
 def sort_queries(tag: str) -> list[Query]:
-    """Every sort field in both directions, and combined, over the population."""
+    """Every sort field in both directions, and combined, over the population.
+
+    The first few are the most telling: several fields, ties in a descending
+    order, and the date whose offsets make text order differ from time order.
+    """
     scope = {"company_namespace": list(namespaces(tag)), "per_page": 100}
     sorts = [f"{sign}{name}" for name, sign in itertools.product(SORT_FIELDS, ("", "-"))]
-    return [{**scope, "sort": value} for value in [*sorts, *COMBINED_SORTS]]
+    first = [COMBINED_SORTS[0], "-link_type", "expiry_date", COMBINED_SORTS[1]]
+    rest = [value for value in [*sorts, *COMBINED_SORTS] if value not in first]
+    return [{**scope, "sort": value} for value in [*first, *rest]]
 
 
 def page_queries(tag: str, size: int) -> list[Query]:

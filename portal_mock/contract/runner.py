@@ -128,6 +128,8 @@ def _announce(settings: ContractSettings, url: str) -> None:
         print("  mode      read-only: no seeding, GET operations only")
     budget = f"up to {settings.max_examples} examples per operation and phase"
     limit = f", at most {settings.max_time} s" if settings.max_time else ""
+    if settings.max_failures:
+        limit += f", stop after {settings.max_failures} failure(s)"
     print(f"  budget    {budget}{limit}; {settings.workers} worker(s)")
     for name, path in report_paths(settings).items():
         print(f"  report    {name}: {path}")
@@ -171,6 +173,8 @@ def schemathesis_command(
     command += [str(spec), "--url", url, "--phases", ",".join(settings.phases)]
     for operation in settings.operations:
         command += ["--include-operation-id", operation]
+    if settings.max_failures is not None:
+        command += ["--max-failures", str(settings.max_failures)]
     if settings.read_only:
         command += ["--include-method", "GET", "--contract-read-only"]
     paths = report_paths(settings)

@@ -19,7 +19,7 @@ import httpx
 from portal_mock.contract import population
 from portal_mock.contract.memory import RUN
 from portal_mock.contract.probe import Probe
-from portal_mock.contract.spec import CREATE, DELETE
+from portal_mock.contract.spec import CREATE, DELETE, LIST
 
 Link = dict[str, Any]
 
@@ -33,6 +33,7 @@ class Seeded:
     targets: dict[str, Link] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     removed: int = 0
+    made_by_cases: int = 0
     read_only: bool = False
 
     @property
@@ -77,14 +78,30 @@ def seed(probe: Probe, tag: str | None = None) -> Seeded:
 
 
 def tidy(probe: Probe, seeded: Seeded) -> None:
-    """Delete every link the run created; a link already gone (404) counts as removed."""
-    for link in seeded.created:
+    """Delete every link the run created; a link already gone (404) counts as removed.
+
+    Besides the seeded links, that is the links its create cases made, which are
+    found by their namespace.
+    """
+    for link_id in [str(link["_id"]) for link in seeded.created] + _made_by_cases(probe, seeded):
         try:
-            reply = probe.call(DELETE, str(link["_id"]))
+            reply = probe.call(DELETE, link_id)
         except httpx.HTTPError:
             continue
         if reply.status in (200, 204, 404):
             seeded.removed += 1
+
+
+def _made_by_cases(probe: Probe, seeded: Seeded) -> list[str]:
+    query = {"company_namespace": population.created_namespace(seeded.tag), "per_page": 100}
+    try:
+        reply = probe.call(LIST, query=query)
+    except httpx.HTTPError:
+        return []
+    items = reply.data() if reply.status == 200 else None
+    found = [item.get("_id") for item in items or [] if isinstance(item, dict)]
+    seeded.made_by_cases = len(found)
+    return [str(link_id) for link_id in found]
 
 
 class Seeder:
@@ -111,6 +128,12 @@ class Seeder:
         """The population (not the target links) seeded so far."""
         with self._lock:
             return list(self._seeded.links) if self._seeded is not None else []
+
+    def namespaces(self) -> list[str]:
+        """The namespaces the population was created in."""
+        with self._lock:
+            tag = self._seeded.tag if self._seeded is not None else None
+        return list(population.namespaces(tag)) if tag is not None else []
 
     def finish(self) -> Seeded | None:
         """Remove what was seeded (once); return it, or None if the run seeded nothing."""

@@ -33,6 +33,8 @@ class ContractSettings:
     report_dir: Path = Path("reports")
     seed: int | None = None
     max_examples: int = DEFAULT_MAX_EXAMPLES
+    # Stop the run after this many failing test cases (Schemathesis's --max-failures).
+    max_failures: int | None = None
     phases: tuple[str, ...] = PHASES
     operations: tuple[str, ...] = ()
     # Send no write: no seeding, only the GET operations (see the README for what goes unchecked).
@@ -53,6 +55,7 @@ _FLAGS = {
     "report_dir": "REPORT_DIR",
     "seed": "SEED",
     "max_examples": "MAX_EXAMPLES",
+    "max_failures": "MAX_FAILURES",
     "phases": "PHASES",
     "operation": "OPERATION",
     "read_only": "READ_ONLY",
@@ -83,6 +86,7 @@ def build_contract_settings(
         max_examples=_bounded(
             merged["max_examples"], "--max-examples", 1, None, defaults.max_examples
         ),
+        max_failures=_optional(merged["max_failures"], "--max-failures", 1, None),
         phases=_choices(merged["phases"], "--phases", PHASES, PHASES) or PHASES,
         operations=tuple(_items(merged["operation"])),
         read_only=_switch(merged["read_only"], "--read-only"),

@@ -101,6 +101,18 @@ class Spec:
         return self.resolve(envelope["properties"]["data"])
 
     @cached_property
+    def id_pattern(self) -> str | None:
+        """The ``pattern`` of the get operation's ``id`` path parameter, if it has one."""
+        method, path = self.operations[GET]
+        item = self.raw["paths"][path]
+        parameters = [*item.get("parameters", []), *item[method.lower()].get("parameters", [])]
+        for parameter in map(self.resolve, parameters):
+            if parameter.get("in") == "path" and parameter.get("name") == "id":
+                pattern = self.resolve(parameter.get("schema")).get("pattern")
+                return str(pattern) if pattern is not None else None
+        return None
+
+    @cached_property
     def list_defaults(self) -> dict[str, Any]:
         """The defaults of the list operation's query parameters (``page``, ``per_page``)."""
         method, path = self.operations[LIST]

@@ -134,9 +134,10 @@ def _seeding_lines(seeded: Seeded | None) -> list[str]:
             "and no write operation was checked"
         ]
     created = len(seeded.created)
+    made = f" and {seeded.made_by_cases} its create cases made" if seeded.made_by_cases else ""
     lines = [
-        f"  seeded       {created} links of its own (namespaces {seeded.tag}-*), "
-        f"{seeded.removed} removed after the run"
+        f"  seeded       {created} links of its own (namespaces {seeded.tag}-*); "
+        f"{seeded.removed} removed after the run (the seeded{made})"
     ]
     if seeded.problems:
         lines.append(
