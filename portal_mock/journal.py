@@ -81,19 +81,23 @@ class Journal:
 
     def append(self, record: dict[str, Any]) -> None:
         """Write ``record`` and fsync it, or raise JournalWriteFailed having written nothing."""
-        line = encode(record)
+        self.append_many([record])
+
+    def append_many(self, records: list[dict[str, Any]]) -> None:
+        """Write ``records`` with one fsync, or raise JournalWriteFailed having written none."""
+        data = b"".join(encode(record) for record in records)
         if not self._undo_failed_append():
             raise JournalWriteFailed(errno.EIO, "the journal still ends in a failed write")
         try:
             written = 0
-            while written < len(line):
-                written += _write(self._fd, line[written:])
+            while written < len(data):
+                written += _write(self._fd, data[written:])
             _fsync(self._fd)
         except OSError as exc:
             self._restore_to = self.size
             self._undo_failed_append()
             raise JournalWriteFailed(exc.errno, f"cannot write the journal: {exc}") from exc
-        self.size += len(line)
+        self.size += len(data)
 
     def _undo_failed_append(self) -> bool:
         """Cut what a failed append left, so no record is glued to it; False if that fails."""

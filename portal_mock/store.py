@@ -8,6 +8,8 @@ journal emptied. Opening the store replays the journal over the snapshot.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import copy
 import logging
 import threading
@@ -19,6 +21,7 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
+from portal_mock.commit import GroupCommit, Queued
 from portal_mock.ids import ObjectIdFactory
 from portal_mock.journal import Journal, JournalWriteFailed
 from portal_mock.querying import Link, LinkQuery, paginate, sort_links
@@ -61,6 +64,32 @@ def utc_after(previous: str) -> str:
     return later.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+Future = concurrent.futures.Future
+
+# A change with nothing to wait for: in memory only, or already durable.
+_DONE: Future[None] = Future()
+_DONE.set_result(None)
+
+
+def _touched(record: Mapping[str, Any]) -> list[tuple[str, Link | None]]:
+    """The links a journal record writes, each with its new version (None: deleted)."""
+    if "put" in record:
+        return [(record["put"]["_id"], record["put"])]
+    if "delete" in record:
+        return [(record["delete"], None)]
+    return [(link["_id"], link) for link in record.get("put_many", ())]
+
+
+def _wait(future: Future[None]) -> None:
+    future.result()
+
+
+async def _awaited(future: Future[None]) -> None:
+    if not future.done():
+        await asyncio.wrap_future(future)
+    future.result()
+
+
 class _Disk:
     """The files behind a store: snapshot, journal and lock, side by side."""
 
@@ -101,21 +130,30 @@ class _Disk:
 class LinkStore:
     """Stores links as plain dicts in the API's shape; ``path=None`` keeps them in memory only.
 
-    Every public method holds the store's lock: Connexion runs handlers in a
-    thread pool. Lookups by ``_id``, ``workorder`` and ``company_namespace``
-    go through in-memory indexes.
+    Writes are computed one at a time, under ``_writing``, against the links
+    as the queued changes leave them; the journal's writer thread then makes
+    each batch durable with one fsync (``commit``) and only then applies it to
+    memory, under ``_lock``, and lets the writers go on. So a read sees only
+    what is on disk, never waits for an fsync, and a write can be awaited
+    without a thread of its own. Lookups by ``_id``, ``workorder`` and
+    ``company_namespace`` go through in-memory indexes.
     """
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = path
         self._lock = threading.Lock()
+        self._writing = threading.Lock()
         self._links: dict[str, Link] = {}
         self._by_workorder: defaultdict[str, set[str]] = defaultdict(set)
         self._by_namespace: defaultdict[str, set[str]] = defaultdict(set)
         self._ids = ObjectIdFactory()
+        # Changes queued but not yet durable: the newest version of each link, with its future.
+        self._pending: dict[str, tuple[Link | None, Future[None]]] = {}
+        self._commits: GroupCommit | None = None
         self._disk = _Disk(path) if path is not None else None
         if self._disk is not None:
             self._open(self._disk)
+            self._commits = GroupCommit(self._disk.journal, self._committed, self._failed)
 
     def _open(self, disk: _Disk) -> None:
         try:
@@ -155,16 +193,49 @@ class LinkStore:
                 self._by_namespace[namespace].discard(link_id)
         return link
 
-    def _write(self, record: dict[str, Any]) -> None:
-        """Make ``record`` durable, then apply it; on failure nothing changes."""
-        if self._disk is not None:
-            try:
-                self._disk.journal.append(record)
-            except JournalWriteFailed as exc:
-                raise StoreWriteFailed(str(exc)) from exc
-        self._apply(record)
-        if self._disk is not None and self._disk.compact_due():
-            self._compact(self._disk)
+    def _current(self, link_id: str) -> Link | None:
+        """The link as the next write must see it: its queued change, else memory."""
+        if link_id in self._pending:
+            return self._pending[link_id][0]
+        return self._links.get(link_id)
+
+    def _settled(self, link_id: str) -> Future[None]:
+        """What an answer about ``link_id`` must wait for: its queued change, if any."""
+        queued = self._pending.get(link_id)
+        return queued[1] if queued is not None else _DONE
+
+    def _queue(self, record: dict[str, Any]) -> Future[None]:
+        """Queue ``record`` (the caller holds ``_writing``); it reaches memory once durable."""
+        if self._commits is None:
+            with self._lock:
+                self._apply(record)
+            return _DONE
+        future = self._commits.submit(record)
+        for link_id, link in _touched(record):
+            self._pending[link_id] = (link, future)
+        return future
+
+    def _committed(self, batch: list[Queued]) -> None:
+        """The writer thread's report: ``batch`` is on disk; apply it, compact if due."""
+        with self._writing:
+            with self._lock:
+                for record, _ in batch:
+                    self._apply(record)
+            for record, future in batch:
+                for link_id, _ in _touched(record):
+                    if self._settled(link_id) is future:
+                        del self._pending[link_id]
+            if self._disk is not None and self._disk.compact_due():
+                self._compact(self._disk)
+
+    def _failed(self, batch: list[Queued], exc: JournalWriteFailed) -> None:
+        """The journal refused ``batch``: it fails, and so does every change queued after it,
+        since each was computed from the ones before."""
+        with self._writing:
+            self._pending.clear()
+            later = self._commits.take_queued() if self._commits is not None else []
+        for _, future in [*batch, *later]:
+            future.set_exception(StoreWriteFailed(str(exc)))
 
     def _compact(self, disk: _Disk) -> None:
         try:
@@ -176,7 +247,10 @@ class LinkStore:
 
     def close(self) -> None:
         """Fold the journal into the snapshot, so a cleanly closed store is one JSON file."""
-        with self._lock:
+        if self._commits is not None:
+            self._commits.close()  # writes what is queued
+        with self._writing:
+            self._commits = None
             if self._disk is None:
                 return
             if self._disk.journal.size:
@@ -215,33 +289,60 @@ class LinkStore:
             return copy.deepcopy(self._links.get(link_id))
 
     def create(self, fields: Mapping[str, Any]) -> Link:
-        """Store a new link with a fresh ``_id`` and timestamps; return it."""
-        with self._lock:
+        """Store a new link with a fresh ``_id`` and timestamps; return it once durable."""
+        link, future = self._create(fields)
+        _wait(future)
+        return copy.deepcopy(link)
+
+    async def create_async(self, fields: Mapping[str, Any]) -> Link:
+        link, future = self._create(fields)
+        await _awaited(future)
+        return copy.deepcopy(link)
+
+    def _create(self, fields: Mapping[str, Any]) -> tuple[Link, Future[None]]:
+        with self._writing:
             now = utc_now()
             link = {"_id": self._ids.new(), **copy.deepcopy(dict(fields))}
             link.update(created_at=now, updated_at=now)
-            self._write({"put": link})
-            return copy.deepcopy(link)
+            return link, self._queue({"put": link})
 
     def update(self, link_id: str, changes: Mapping[str, Any]) -> Link | None:
         """Apply ``changes`` to a link; ``updated_at`` moves only if a value changed."""
-        with self._lock:
-            current = self._links.get(link_id)
-            if current is None:
-                return None
-            changed = {k: copy.deepcopy(v) for k, v in changes.items() if current.get(k) != v}
-            if changed:
-                self._write(
-                    {"put": {**current, **changed, "updated_at": utc_after(current["updated_at"])}}
-                )
-            return copy.deepcopy(self._links[link_id])
+        link, future = self._update(link_id, changes)
+        _wait(future)
+        return copy.deepcopy(link)
+
+    async def update_async(self, link_id: str, changes: Mapping[str, Any]) -> Link | None:
+        link, future = self._update(link_id, changes)
+        await _awaited(future)
+        return copy.deepcopy(link)
+
+    def _update(self, link_id: str, changes: Mapping[str, Any]) -> tuple[Link | None, Future[None]]:
+        with self._writing:
+            current = self._current(link_id)
+            changed = {
+                k: copy.deepcopy(v) for k, v in changes.items() if current and current.get(k) != v
+            }
+            if current is None or not changed:
+                return current, self._settled(link_id)
+            link = {**current, **changed, "updated_at": utc_after(current["updated_at"])}
+            return link, self._queue({"put": link})
 
     def delete(self, link_id: str) -> bool:
-        with self._lock:
-            if link_id not in self._links:
-                return False
-            self._write({"delete": link_id})
-            return True
+        found, future = self._delete(link_id)
+        _wait(future)
+        return found
+
+    async def delete_async(self, link_id: str) -> bool:
+        found, future = self._delete(link_id)
+        await _awaited(future)
+        return found
+
+    def _delete(self, link_id: str) -> tuple[bool, Future[None]]:
+        with self._writing:
+            if self._current(link_id) is None:
+                return False, self._settled(link_id)
+            return True, self._queue({"delete": link_id})
 
     def export(self) -> list[Link]:
         """Every link, as stored (a copy), in no particular order."""
@@ -250,7 +351,7 @@ class LinkStore:
 
     def add(self, links: Iterable[Mapping[str, Any]]) -> list[str]:
         """Store whole links under fresh ``_id``s, in one journal record; return the ids."""
-        with self._lock:
+        with self._writing:
             fresh = [
                 {
                     "_id": self._ids.new(),
@@ -258,21 +359,33 @@ class LinkStore:
                 }
                 for link in links
             ]
-            if fresh:
-                self._write({"put_many": fresh})
-            return [link["_id"] for link in fresh]
+            future = self._queue({"put_many": fresh}) if fresh else _DONE
+        _wait(future)
+        return [link["_id"] for link in fresh]
 
     def reset(self, links: list[Link] | None = None) -> None:
-        """Drop every link, then store ``links`` as they are (ids kept)."""
+        """Drop every link, then store ``links`` as they are (ids kept).
+
+        It waits until no change is queued, so that none lands after it.
+        """
         fresh = copy.deepcopy(links or [])
+        while True:
+            with self._writing:
+                if not self._pending:
+                    self._replace_all(fresh)
+                    return
+                queued = [future for _, future in self._pending.values()]
+            concurrent.futures.wait(queued)
+
+    def _replace_all(self, fresh: list[Link]) -> None:
+        for link in fresh:
+            self._ids.observe(link["_id"])
+        if self._disk is not None:
+            try:
+                self._disk.compact(fresh, self._ids.last)
+            except OSError as exc:
+                raise StoreWriteFailed(f"cannot write the snapshot: {exc}") from exc
         with self._lock:
-            for link in fresh:
-                self._ids.observe(link["_id"])
-            if self._disk is not None:
-                try:
-                    self._disk.compact(fresh, self._ids.last)
-                except OSError as exc:
-                    raise StoreWriteFailed(f"cannot write the snapshot: {exc}") from exc
             self._links.clear()
             self._by_workorder.clear()
             self._by_namespace.clear()

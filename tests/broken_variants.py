@@ -135,9 +135,9 @@ def list_ignoring_link_type(monkeypatch: pytest.MonkeyPatch, tmp: Path) -> App:
     original = handlers.links.list_workorder_portal_links
 
     @functools.wraps(original)  # Connexion passes the parameters the signature names
-    def handler(**params: Any) -> Any:
+    async def handler(**params: Any) -> Any:
         params.pop("link_type", None)
-        return original(**params)
+        return await original(**params)
 
     return swap_handler(monkeypatch, "list_workorder_portal_links", handler)
 
@@ -152,9 +152,9 @@ def list_ignoring_sort(monkeypatch: pytest.MonkeyPatch, tmp: Path) -> App:
     original = handlers.links.list_workorder_portal_links
 
     @functools.wraps(original)
-    def handler(**params: Any) -> Any:
+    async def handler(**params: Any) -> Any:
         params.pop("sort", None)
-        return original(**params)
+        return await original(**params)
 
     return swap_handler(monkeypatch, "list_workorder_portal_links", handler)
 
@@ -304,8 +304,8 @@ def location_at_the_collection(monkeypatch: pytest.MonkeyPatch, tmp: Path) -> Ap
     original = handlers.links.create_workorder_portal_link
 
     @functools.wraps(original)
-    def handler(body: Any) -> Any:
-        envelope, status, _headers = original(body)
+    async def handler(body: Any) -> Any:
+        envelope, status, _headers = await original(body)
         return envelope, status, {"Location": "/workorder-portal-links"}
 
     return swap_handler(monkeypatch, "create_workorder_portal_link", handler)
@@ -365,10 +365,10 @@ def list_failing_on_is_active(monkeypatch: pytest.MonkeyPatch, tmp: Path) -> App
     original = handlers.links.list_workorder_portal_links
 
     @functools.wraps(original)
-    def handler(**params: Any) -> Any:
+    async def handler(**params: Any) -> Any:
         if params.get("is_active") is not None:
             raise KeyError("is_active")
-        return original(**params)
+        return await original(**params)
 
     return swap_handler(monkeypatch, "list_workorder_portal_links", handler)
 
@@ -378,10 +378,10 @@ def list_reading_one_namespace(monkeypatch: pytest.MonkeyPatch, tmp: Path) -> Ap
     original = handlers.links.list_workorder_portal_links
 
     @functools.wraps(original)
-    def handler(**params: Any) -> Any:
+    async def handler(**params: Any) -> Any:
         if params.get("company_namespace"):
             params["company_namespace"] = params["company_namespace"][:1]
-        return original(**params)
+        return await original(**params)
 
     return swap_handler(monkeypatch, "list_workorder_portal_links", handler)
 
@@ -391,10 +391,10 @@ def list_reading_is_active_false_as_true(monkeypatch: pytest.MonkeyPatch, tmp: P
     original = handlers.links.list_workorder_portal_links
 
     @functools.wraps(original)
-    def handler(**params: Any) -> Any:
+    async def handler(**params: Any) -> Any:
         if params.get("is_active") is False:
             params["is_active"] = True
-        return original(**params)
+        return await original(**params)
 
     return swap_handler(monkeypatch, "list_workorder_portal_links", handler)
 
@@ -429,10 +429,10 @@ def list_reading_one_id(monkeypatch: pytest.MonkeyPatch, tmp: Path) -> App:
     original = handlers.links.list_workorder_portal_links
 
     @functools.wraps(original)
-    def handler(**params: Any) -> Any:
+    async def handler(**params: Any) -> Any:
         if params.get("_id"):
             params["_id"] = params["_id"][:1]
-        return original(**params)
+        return await original(**params)
 
     return swap_handler(monkeypatch, "list_workorder_portal_links", handler)
 
@@ -517,8 +517,8 @@ def create_dropping_custom_branding(monkeypatch: pytest.MonkeyPatch, tmp: Path) 
     original = handlers.links.create_workorder_portal_link
 
     @functools.wraps(original)
-    def handler(body: Any) -> Any:
-        return original({**body, "custom_branding": {}})
+    async def handler(body: Any) -> Any:
+        return await original({**body, "custom_branding": {}})
 
     return swap_handler(monkeypatch, "create_workorder_portal_link", handler)
 
@@ -603,11 +603,11 @@ def deactivate_refusing_an_inactive_link(monkeypatch: pytest.MonkeyPatch, tmp: P
     original = handlers.links.deactivate_workorder_portal_link
 
     @functools.wraps(original)
-    def handler(id_: str) -> Any:
+    async def handler(id_: str) -> Any:
         link = store().get(id_)
         if link is not None and not link["is_active"]:
             return error_body("validation_error", "The link is already inactive."), 400
-        return original(id_)
+        return await original(id_)
 
     return swap_handler(monkeypatch, "deactivate_workorder_portal_link", handler)
 
