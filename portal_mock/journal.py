@@ -23,6 +23,15 @@ def _fsync(fd: int) -> None:
     os.fsync(fd)
 
 
+def _fsync_folder(folder: Path) -> None:
+    """Make a rename or a new file in ``folder`` durable."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 class JournalWriteFailed(OSError):
     """A record could not be made durable; the journal is as it was before it."""
 
@@ -110,6 +119,18 @@ class Journal:
             return False
         self._restore_to = None
         return True
+
+    def seal(self, sealed: Path) -> None:
+        """Move what is written to ``sealed`` and go on in a new, empty file at the same path.
+
+        A compaction then folds the sealed file into the snapshot on a thread of
+        its own while writes go on here; until it is done, both are replayed.
+        """
+        os.replace(self.path, sealed)
+        os.close(self._fd)
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+        _fsync_folder(self.path.parent)
+        self.size = 0
 
     def clear(self) -> None:
         """Empty the journal once a snapshot holds everything it recorded."""

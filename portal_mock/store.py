@@ -91,11 +91,12 @@ async def _awaited(future: Future[None]) -> None:
 
 
 class _Disk:
-    """The files behind a store: snapshot, journal and lock, side by side."""
+    """The files behind a store: snapshot, journal (and a sealed one while compacting), lock."""
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.snapshot = path
+        self.sealed = path.with_name(path.name + ".journal.sealed")
         self.lock = FileLock(f"{path}.lock", thread_local=False)
         try:
             self.lock.acquire(timeout=0)
@@ -110,19 +111,71 @@ class _Disk:
             self.lock.release()  # a store that cannot open must not stay locked
             raise
         self.snapshot_bytes = path.stat().st_size if path.exists() else 0
+        self._compacting: threading.Thread | None = None
 
     def load(self) -> tuple[list[Link], str | None, list[dict[str, Any]]]:
+        """The snapshot's links, then every record of the sealed journal (if a compaction
+        did not finish) and of the journal, in order."""
         links, last_id = read_snapshot(self.snapshot)
-        return links, last_id, list(self.journal.replay())
+        records: list[dict[str, Any]] = []
+        if self.sealed.exists():
+            sealed = Journal(self.sealed)
+            try:
+                records.extend(sealed.replay())
+            finally:
+                sealed.close()
+        return links, last_id, [*records, *self.journal.replay()]
 
     def compact_due(self) -> bool:
         return self.journal.size >= max(self.snapshot_bytes, MIN_COMPACT_BYTES)
 
+    def compact_in_background(self, links: list[Link], last_id: str | None) -> None:
+        """Seal the journal and write ``links`` as the snapshot on a thread of its own.
+
+        ``links`` must be what the journal holds so far. Writes go on into a new
+        journal meanwhile. After a background compaction failed, the sealed
+        journal is still there: this one then runs in place, as ``compact``.
+        """
+        if self._compacting is not None and self._compacting.is_alive():
+            return  # one at a time: the next write that finds it due tries again
+        if self.sealed.exists():
+            try:
+                self.compact(links, last_id)
+            except OSError as exc:
+                self._refused(exc)
+            return
+        self.journal.seal(self.sealed)
+        self._compacting = threading.Thread(
+            target=self._fold_sealed, args=(links, last_id), name="portal-mock-compaction"
+        )
+        self._compacting.start()
+
+    def _fold_sealed(self, links: list[Link], last_id: str | None) -> None:
+        try:
+            self.snapshot_bytes = write_snapshot(self.snapshot, links, last_id)
+            self.sealed.unlink()
+        except OSError as exc:
+            self._refused(exc)
+
+    def _refused(self, exc: OSError) -> None:
+        # The journals keep every change; try again once the journal has grown this much.
+        self.snapshot_bytes = 2 * max(self.snapshot_bytes, MIN_COMPACT_BYTES)
+        logger.error("could not compact the store into %s: %s", self.snapshot, exc)
+
+    def settle(self) -> None:
+        """Wait for a background compaction to end."""
+        if self._compacting is not None:
+            self._compacting.join()
+
     def compact(self, links: list[Link], last_id: str | None) -> None:
+        """Write ``links`` as the snapshot here and now; empty both journals."""
+        self.settle()
         self.snapshot_bytes = write_snapshot(self.snapshot, links, last_id)
         self.journal.clear()
+        self.sealed.unlink(missing_ok=True)
 
     def close(self) -> None:
+        self.settle()
         self.journal.close()
         self.lock.release()
 
@@ -226,7 +279,8 @@ class LinkStore:
                     if self._settled(link_id) is future:
                         del self._pending[link_id]
             if self._disk is not None and self._disk.compact_due():
-                self._compact(self._disk)
+                # Memory holds exactly what the journal does: nothing queued is applied yet.
+                self._disk.compact_in_background(list(self._links.values()), self._ids.last)
 
     def _failed(self, batch: list[Queued], exc: JournalWriteFailed) -> None:
         """The journal refused ``batch``: it fails, and so does every change queued after it,
@@ -238,6 +292,7 @@ class LinkStore:
             future.set_exception(StoreWriteFailed(str(exc)))
 
     def _compact(self, disk: _Disk) -> None:
+        """Compact in place (on close): the snapshot replaces both journals."""
         try:
             disk.compact(list(self._links.values()), self._ids.last)
         except OSError as exc:
@@ -253,10 +308,18 @@ class LinkStore:
             self._commits = None
             if self._disk is None:
                 return
-            if self._disk.journal.size:
+            if self._disk.journal.size or self._disk.sealed.exists():
                 self._compact(self._disk)
             self._disk.close()
             self._disk = None
+
+    def settle(self) -> None:
+        """Wait until every queued write is durable and a background compaction has ended."""
+        with self._writing:
+            queued = [future for _, future in self._pending.values()]
+        concurrent.futures.wait(queued)
+        if self._disk is not None:
+            self._disk.settle()
 
     def count(self) -> int:
         with self._lock:
