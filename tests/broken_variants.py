@@ -86,6 +86,16 @@ class StoreWrapper:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
+    # The handlers await these: they go through the sync methods a subclass may break.
+    async def create_async(self, fields: Any) -> Any:
+        return self.create(fields)
+
+    async def update_async(self, link_id: str, changes: Any) -> Any:
+        return self.update(link_id, changes)
+
+    async def delete_async(self, link_id: str) -> Any:
+        return self.delete(link_id)
+
 
 class ResponseRewriter:
     """An ASGI wrapper that may change the request's headers and each response's start and body."""

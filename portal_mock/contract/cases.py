@@ -28,6 +28,8 @@ from portal_mock.contract.seeding import Seeded
 from portal_mock.contract.spec import ACTIVATE, CREATE, DEACTIVATE, LIST, REGENERATE, UPDATE
 
 Link = dict[str, Any]
+# A well-formed id no server issues (ObjectIds begin with their creation time): answered 404.
+UNKNOWN_ID = "0" * 24
 # Sent twice to the same link: each must act again (new credentials) or stay put.
 REPEATED = frozenset({REGENERATE, ACTIVATE, DEACTIVATE})
 
@@ -95,13 +97,14 @@ def malformed_ids(link_id: str) -> list[str]:
 
 
 def by_id_cases(operation: Operation, found: str, target: Link, tag: str) -> list[Case[Any]]:
-    """The target link, acted on twice (idempotence), then ids that are not ids."""
+    """The target link, acted on twice (idempotence), an id no link has, ids that are not ids."""
     path = {"id": str(target["_id"])}
     body: dict[str, Any] = {}
     if found == UPDATE:
         body = {"body": dict(population.UPDATE_BODY), "media_type": "application/json"}
     once = operation.Case(path_parameters=path, **body)
     cases = [once, operation.Case(path_parameters=path, **body)] if found in REPEATED else [once]
+    cases.append(operation.Case(path_parameters={"id": UNKNOWN_ID}, **body))
     for wrong in malformed_ids(path["id"]):
         cases.append(
             _negative(

@@ -84,6 +84,7 @@ def probe_for(operation: Operation, transport: Mapping[str, Any] | None = None) 
         base_url=schema.get_base_url(),
         headers=dict(config.headers_for(operation=operation) or {}),
         spec=RUN.spec_for(schema.raw_schema),
+        on_write=RUN.wrote,
     )
 
 
@@ -238,6 +239,12 @@ def _population_now(call: Call) -> list[Link] | None:
     ids = [str(link["_id"]) for link in SEEDER.links()]
     if not ids:
         return None
+    # Read again only after a request that may have changed the target.
+    found: list[Link] | None = RUN.cached("population", lambda: _population_read(call, ids))
+    return found
+
+
+def _population_read(call: Call, ids: list[str]) -> list[Link] | None:
     by_id = _listed(call, {"_id": ",".join(ids)}, ids, strict=True)
     by_namespace = _listed(call, {"company_namespace": SEEDER.namespaces()}, ids, strict=False)
     if by_id is None and by_namespace is None:

@@ -56,6 +56,8 @@ def before_call(
     context: schemathesis.HookContext, case: schemathesis.Case[Any], kwargs: Any
 ) -> None:
     RUN.remember(case.id, call_context(case, kwargs))
+    if case.method.upper() not in ("GET", "HEAD", "OPTIONS"):
+        RUN.wrote()
 
 
 _options = cli.add_group("portal-mock contract options")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +43,8 @@ class RunMemory:
         self._links: dict[str, dict[str, Any]] = {}
         self._spec: Spec | None = None
         self._client: httpx.Client | None = None
+        self._writes = 0
+        self._read_at: dict[str, tuple[int, Any]] = {}
 
     def client(
         self, transport: Mapping[str, Any], timeout: float | None, proxy: str | None
@@ -59,6 +61,23 @@ class RunMemory:
             if self._spec is None or self._spec.raw is not raw:
                 self._spec = Spec(raw)
             return self._spec
+
+    def wrote(self) -> None:
+        """A request that may change the target went out: what was read before is stale."""
+        with self._lock:
+            self._writes += 1
+
+    def cached(self, key: str, read: Callable[[], Any]) -> Any:
+        """``read()``, or what it gave last time if no request could have changed it since."""
+        with self._lock:
+            found = self._read_at.get(key)
+            writes = self._writes
+        if found is not None and found[0] == writes:
+            return found[1]
+        value = read()
+        with self._lock:
+            self._read_at[key] = (writes, value)
+        return value
 
     def remember(self, case_id: str, context: CallContext) -> None:
         with self._lock:

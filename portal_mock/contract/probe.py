@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +53,8 @@ class Probe:
     base_url: str
     headers: Mapping[str, str]
     spec: Spec
+    # Told of every request that may change the target, so what was read before is re-read.
+    on_write: Callable[[], None] | None = None
 
     def call(
         self,
@@ -63,6 +65,8 @@ class Probe:
         body: Any = None,
     ) -> Reply:
         method = self.spec.operations[operation_id][0]
+        if method != "GET" and self.on_write is not None:
+            self.on_write()
         url = self.base_url.rstrip("/") + self.spec.path_for(operation_id, link_id)
         response = self.client.request(
             method, url, params=dict(query or {}), json=body, headers=dict(self.headers)
