@@ -209,11 +209,11 @@ def test_unreadable_body_returns_400(
     ("method", "suffix", "body", "store_method"),
     [
         ("GET", None, None, "search"),
-        ("POST", None, {"workorder": WORKORDER}, "create"),
+        ("POST", None, {"workorder": WORKORDER}, "create_async"),
         ("GET", "", None, "get"),
-        ("PUT", "", {"link_type": "public"}, "update"),
-        ("DELETE", "", None, "delete"),
-        ("POST", "/regenerate", None, "update"),
+        ("PUT", "", {"link_type": "public"}, "update_async"),
+        ("DELETE", "", None, "delete_async"),
+        ("POST", "/regenerate", None, "update_async"),
     ],
     ids=["list", "create", "get", "update", "delete", "regenerate"],
 )
