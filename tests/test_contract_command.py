@@ -390,3 +390,20 @@ def test_failing_exchanges_go_to_the_cassettes_and_junit_with_a_curl_line_in_the
     assert unknown in (tmp_path / "out" / "failures.yaml").read_text()
     junit = ET.parse(tmp_path / "out" / "junit.xml").getroot()
     assert any("unknown_link_is_not_found" in (f.text or "") for f in junit.iter("failure"))
+
+
+@pytest.mark.slow
+def test_two_runs_in_a_row_against_the_same_target_are_both_clean(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # The second run meets the first one's leftovers (links its other phases made):
+    # a store that holds links of another run must not raise false alarms.
+    argv = ["--max-examples", "20", "--max-time", "20"]
+    with serve_in_thread(CORRECT.build(monkeypatch, tmp_path)) as url:
+        first = main(["contract", "--url", url, "--seed", "11", *argv])
+        first_out = capfd.readouterr().out
+        second = main(["contract", "--url", url, "--seed", "12", *argv])
+        second_out = capfd.readouterr().out
+    assert first == EXIT_OK, first_out[-3000:]
+    assert second == EXIT_OK, second_out[-3000:]
+    assert "result       no contract violations found" in second_out
