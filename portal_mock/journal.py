@@ -11,6 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from portal_mock.snapshot import fsync_folder
+
 logger = logging.getLogger(__name__)
 
 
@@ -21,15 +23,6 @@ def _write(fd: int, data: bytes) -> int:
 
 def _fsync(fd: int) -> None:
     os.fsync(fd)
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Make a rename or a new file in ``folder`` durable."""
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class JournalWriteFailed(OSError):
@@ -129,7 +122,7 @@ class Journal:
         os.replace(self.path, sealed)
         os.close(self._fd)
         self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
-        _fsync_folder(self.path.parent)
+        fsync_folder(self.path.parent)
         self.size = 0
 
     def clear(self) -> None:
