@@ -32,6 +32,7 @@ from conftest import AUTH
 from portal_mock.app import create_app
 from portal_mock.cli import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, main
 from portal_mock.contract import lifecycle_checks
+from portal_mock.contract.cases import UNKNOWN_ID
 from portal_mock.contract.checks import CHECKS
 from portal_mock.contract.target import serve_in_thread
 from portal_mock.settings import Settings
@@ -378,7 +379,7 @@ def test_failing_exchanges_go_to_the_cassettes_and_junit_with_a_curl_line_in_the
         code = main(["contract", "--url", url, *narrow, *reports])
     out = capfd.readouterr().out
     assert code == EXIT_FINDINGS, out[-3000:]
-    unknown = "/workorder-portal-links/6740c3a1e4b0a1c2d3e4f5a6"  # the spec's example id
+    unknown = f"/workorder-portal-links/{UNKNOWN_ID}"  # the run's own id no link has
     assert re.search(rf"^      curl -X GET .*{unknown}", out, re.M), out[-3000:]
     entries = json.loads((tmp_path / "out" / "failures.har").read_text())["log"]["entries"]
     # Only failing exchanges: each a GET of an id no link has, answered 200.
