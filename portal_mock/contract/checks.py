@@ -154,10 +154,13 @@ class Call:
         return rules.wire_query(str(self.response.request.url))
 
 
-def judged(case: AnyCase, response: Response, operations: Collection[str]) -> Call | None:
-    """The call to judge, if it is a positive case of one of ``operations`` made in a run."""
+def judged(
+    case: AnyCase, response: Response, operations: Collection[str], *, negative_too: bool = False
+) -> Call | None:
+    """The call to judge, if it is a positive case (or any, with ``negative_too``) of one of
+    ``operations`` made in a run."""
     found = operation_id(case)
-    if found is None or found not in operations or not is_positive(case):
+    if found is None or found not in operations or not (negative_too or is_positive(case)):
         return None
     context = RUN.recall(case.id)
     if context is None:
@@ -463,13 +466,11 @@ def server_fields_never_drift(ctx: CheckContext, response: Response, case: AnyCa
     showed it; ``updated_at`` may only move forward, and only on a write.
     """
     # Negative cases count too: a write the server wrongly accepted still changed the link.
-    found = operation_id(case)
-    context = RUN.recall(case.id)
-    if found is None or context is None or not 200 <= response.status_code < 300:
+    call = judged(case, response, {LIST, CREATE, *BY_ID}, negative_too=True)
+    if call is None or not 200 <= call.status < 300:
         return None
-    call = Call(found, case, response, context)
     data = call.data()
-    links = data if found == LIST and isinstance(data, list) else [data]
+    links = data if call.operation_id == LIST and isinstance(data, list) else [data]
     problems: list[str] = []
     for link in links:
         if isinstance(link, dict) and isinstance(link.get("_id"), str):

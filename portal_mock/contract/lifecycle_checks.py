@@ -30,27 +30,20 @@ from portal_mock.contract.spec import (
 _PLAIN_SEGMENT = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
-def _any_call(case: AnyCase, response: Response, operation: str) -> Call | None:
-    """The call, positive or negative, if it is of ``operation`` and made in a run."""
-    context = RUN.recall(case.id)
-    if operation_id(case) != operation or context is None:
-        return None
-    return Call(operation, case, response, context)
-
-
 def immutable_fields_are_refused(
     ctx: CheckContext, response: Response, case: AnyCase
 ) -> bool | None:
     """An update that sends ``workorder`` or a server-assigned field is refused, not obeyed
     or silently ignored."""
-    call = _any_call(case, response, UPDATE)
+    call = judged(case, response, {UPDATE}, negative_too=True)
     sent = call.sent() if call is not None else None
     if call is None or not isinstance(sent, dict) or not 200 <= call.status < 300:
         return None
     updatable = set(call.spec.fields(call.spec.update_schema))
     fixed = [name for name in call.spec.fields(call.spec.link_schema) if name not in updatable]
     refused = [name for name in fixed if name in sent]
-    after = call.data() if isinstance(call.data(), dict) else {}
+    data = call.data()
+    after = data if isinstance(data, dict) else {}
     fail(
         "an update that sends workorder or a server-assigned field is answered 400",
         [
