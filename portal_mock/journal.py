@@ -81,10 +81,6 @@ class Journal:
             os.fsync(self._fd)
             self.size = keep
 
-    def append(self, record: dict[str, Any]) -> None:
-        """Write ``record`` and fsync it, or raise JournalWriteFailed having written nothing."""
-        self.append_many([record])
-
     def append_many(self, records: list[dict[str, Any]]) -> None:
         """Write ``records`` with one fsync, or raise JournalWriteFailed having written none."""
         data = b"".join(encode(record) for record in records)

@@ -1,9 +1,11 @@
 """The link store: links in memory with indexes, made durable by a journal and a snapshot.
 
-Writes go to an append-only journal (fsynced before the caller hears of
-them) and then to memory; when the journal has grown as large as the
-snapshot, the snapshot (a TinyDB JSON file) is replaced atomically and the
-journal emptied. Opening the store replays the journal over the snapshot.
+Writes go to an append-only journal, many per fsync (``commit``), and reach
+memory, and the caller, only once on disk. When the journal has grown as
+large as the snapshot, it is sealed and folded into a new snapshot (a TinyDB
+JSON file, replaced atomically) on a thread of its own, while writes go on
+into a fresh journal. Opening the store replays the snapshot, a sealed
+journal left by an unfinished compaction, then the journal.
 """
 
 from __future__ import annotations
@@ -46,9 +48,13 @@ class StoreWriteFailed(StoreError):
     """A change could not be made durable (disk full, read-only, I/O error); nothing changed."""
 
 
+def _rfc3339(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def utc_now() -> str:
     """The current time as an RFC 3339 string in UTC with milliseconds."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return _rfc3339(datetime.now(UTC))
 
 
 def utc_after(previous: str) -> str:
@@ -60,8 +66,7 @@ def utc_after(previous: str) -> str:
     now = utc_now()
     if now > previous:
         return now
-    later = datetime.fromisoformat(previous.replace("Z", "+00:00")) + timedelta(milliseconds=1)
-    return later.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return _rfc3339(datetime.fromisoformat(previous) + timedelta(milliseconds=1))
 
 
 Future = concurrent.futures.Future
@@ -78,10 +83,6 @@ def _touched(record: Mapping[str, Any]) -> list[tuple[str, Link | None]]:
     if "delete" in record:
         return [(record["delete"], None)]
     return [(link["_id"], link) for link in record.get("put_many", ())]
-
-
-def _wait(future: Future[None]) -> None:
-    future.result()
 
 
 async def _awaited(future: Future[None]) -> None:
@@ -358,7 +359,7 @@ class LinkStore:
     def create(self, fields: Mapping[str, Any]) -> Link:
         """Store a new link with a fresh ``_id`` and timestamps; return it once durable."""
         link, future = self._create(fields)
-        _wait(future)
+        future.result()
         return link
 
     async def create_async(self, fields: Mapping[str, Any]) -> Link:
@@ -376,7 +377,7 @@ class LinkStore:
     def update(self, link_id: str, changes: Mapping[str, Any]) -> Link | None:
         """Apply ``changes`` to a link; ``updated_at`` moves only if a value changed."""
         link, future = self._update(link_id, changes)
-        _wait(future)
+        future.result()
         return link
 
     async def update_async(self, link_id: str, changes: Mapping[str, Any]) -> Link | None:
@@ -397,7 +398,7 @@ class LinkStore:
 
     def delete(self, link_id: str) -> bool:
         found, future = self._delete(link_id)
-        _wait(future)
+        future.result()
         return found
 
     async def delete_async(self, link_id: str) -> bool:
@@ -427,7 +428,7 @@ class LinkStore:
                 for link in links
             ]
             future = self._queue({"put_many": fresh}) if fresh else _DONE
-        _wait(future)
+        future.result()
         return [link["_id"] for link in fresh]
 
     def reset(self, links: list[Link] | None = None) -> None:
