@@ -12,6 +12,7 @@ from urllib.parse import urlparse
 import yaml
 from connexion import AsyncApp
 from connexion.exceptions import ProblemException
+from connexion.jsonifier import Jsonifier
 from connexion.middleware import MiddlewarePosition
 from connexion.options import SwaggerUIOptions
 from connexion.resolver import Resolver
@@ -21,8 +22,10 @@ from portal_mock import errors
 from portal_mock.auth import api_key_handler
 from portal_mock.body_limit import BodyLimitMiddleware
 from portal_mock.cors import PathCORSMiddleware, origin_rules
+from portal_mock.fast_path import FastPathMiddleware, direct_routes
 from portal_mock.faults import FaultMiddleware
 from portal_mock.fixtures import read_fixtures
+from portal_mock.jsonbody import OrjsonText
 from portal_mock.paths import DEFAULT_CONTROLS_SPEC
 from portal_mock.prefer import PreferMiddleware
 from portal_mock.requestlog import RequestLog, RequestLogMiddleware, printer
@@ -111,6 +114,7 @@ def create_app(settings: Settings, store: LinkStore | None = None) -> AsyncApp:
     app = AsyncApp(
         __name__,
         lifespan=lifespan,
+        jsonifier=Jsonifier(OrjsonText),
         security_map={"apiKey": api_key_handler(settings.accepted_keys)},
     )
     # The controls go first: the API's base path "" would also match /__mock/.
@@ -172,6 +176,23 @@ def create_app(settings: Settings, store: LinkStore | None = None) -> AsyncApp:
             path_methods=lambda path: api_methods(path) or control_methods(path),
             origins=origins,
             origin_regex=origin_regex,
+        )
+    if settings.latency_ms == (0, 0) and not settings.fail_rate:
+        # Inside the request log and CORS, so that a direct answer is logged and
+        # carries CORS headers like any other; faults apply only on the long way.
+        resolver = HandlerResolver()
+        app.add_middleware(
+            FastPathMiddleware,
+            MiddlewarePosition.BEFORE_EXCEPTION,
+            routes=direct_routes(
+                spec,
+                base_path(spec),
+                lambda operation_id: resolver.resolve_function_from_operation_id(
+                    handler_name(operation_id)
+                ),
+            ),
+            keys=settings.accepted_keys,
+            max_body_bytes=settings.max_body_bytes,
         )
     # After validation: a canned answer is the spec's example, checked like any answer.
     app.add_middleware(
