@@ -13,9 +13,9 @@ from conftest import WORKORDER
 from hypothesis import given
 from hypothesis import strategies as st
 
-from portal_mock.ids import ObjectIdFactory
-from portal_mock.querying import DEFAULT_SORT, LinkQuery, paging, parse_datetime, sort_links
 from portal_mock.store import LinkStore
+from portal_mock.store.ids import ObjectIdFactory
+from portal_mock.store.querying import DEFAULT_SORT, LinkQuery, paging, parse_datetime, sort_links
 
 
 def new_link(store: LinkStore, **fields: object) -> dict[str, object]:
@@ -86,7 +86,7 @@ def test_updated_at_moves_forward_after_the_clock_is_set_back(
     store: LinkStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     link = new_link(store)
-    monkeypatch.setattr("portal_mock.store.utc_now", lambda: "2001-01-01T00:00:00.000Z")
+    monkeypatch.setattr("portal_mock.store.link_store.utc_now", lambda: "2001-01-01T00:00:00.000Z")
     changed = store.update(link["_id"], {"is_active": False})
     assert changed is not None
     assert changed["updated_at"] > link["updated_at"]

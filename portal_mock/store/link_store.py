@@ -23,10 +23,10 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
-from portal_mock.commit import GroupCommit, Queued
-from portal_mock.ids import ObjectIdFactory
-from portal_mock.journal import Journal, JournalWriteFailed
-from portal_mock.querying import (
+from portal_mock.store.commit import GroupCommit, Queued
+from portal_mock.store.ids import ObjectIdFactory
+from portal_mock.store.journal import Journal, JournalWriteFailed
+from portal_mock.store.querying import (
     DEFAULT_SORT,
     CreationOrder,
     Link,
@@ -34,7 +34,7 @@ from portal_mock.querying import (
     first_links,
     paging,
 )
-from portal_mock.snapshot import read_snapshot, remove_leftovers, write_snapshot
+from portal_mock.store.snapshot import read_snapshot, remove_leftovers, write_snapshot
 
 logger = logging.getLogger(__name__)
 
