@@ -11,7 +11,7 @@ from typing import Any
 
 from handlers.common import Response, link_or_404, not_found, ok, store
 from portal_mock.credentials import new_credentials
-from portal_mock.querying import DEFAULT_SORT, LinkQuery
+from portal_mock.store.querying import DEFAULT_SORT, LinkQuery
 
 
 async def list_workorder_portal_links(

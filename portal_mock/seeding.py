@@ -18,7 +18,7 @@ from typing import Any
 from faker import Faker
 
 from portal_mock.credentials import PORTAL_BASE_URL
-from portal_mock.querying import Link
+from portal_mock.store.querying import Link
 
 # Generated links are created inside this fixed window, so they do not depend on today.
 WINDOW_START = datetime(2026, 1, 1, tzinfo=UTC)

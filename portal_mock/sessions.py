@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from portal_mock.errors import TooManySessions
-from portal_mock.querying import Link
 from portal_mock.store import LinkStore, utc_now
+from portal_mock.store.querying import Link
 
 SESSION_HEADER = "X-Mock-Session"
 

@@ -31,10 +31,9 @@ from portal_mock.contract.target import serve_in_thread
 from portal_mock.errors import error_body
 from portal_mock.fixtures import load_fixtures
 from portal_mock.paths import DEFAULT_FIXTURES, DEFAULT_SPEC
-from portal_mock.querying import LinkQuery, paginate, sort_links
-from portal_mock.querying import _key as querying_key
 from portal_mock.settings import Settings
 from portal_mock.store import LinkStore, utc_now
+from portal_mock.store.querying import LinkQuery, paging, parse_datetime, sort_links
 
 App = Any
 
@@ -429,7 +428,7 @@ def list_combining_filters_with_or(monkeypatch: pytest.MonkeyPatch, tmp: Path) -
                 for link in sort_links(self.inner.export(), query.sort)
                 if any(LinkQuery(**{name: value}).matches(link) for name, value in given.items())
             ]
-            return paginate(links, query.page, query.per_page)
+            return page_of(links, query)
 
     return mock(OrStore())
 
@@ -447,23 +446,47 @@ def list_reading_one_id(monkeypatch: pytest.MonkeyPatch, tmp: Path) -> App:
     return swap_handler(monkeypatch, "list_workorder_portal_links", handler)
 
 
+def page_of(links: list[Any], query: LinkQuery) -> tuple[list[Any], dict[str, int]]:
+    start = (query.page - 1) * query.per_page
+    return links[start : start + query.per_page], paging(query, len(links))
+
+
+def sorted_by(monkeypatch: pytest.MonkeyPatch, broken: Callable[[Any, str], list[Any]]) -> App:
+    """The mock with every ordered page taken from ``broken(links, sort)``."""
+
+    def first_links(links: Any, sort: str, count: int) -> list[Any]:
+        return broken(links, sort)[:count]
+
+    monkeypatch.setattr("portal_mock.store.link_store.first_links", first_links)
+    return mock()
+
+
+def stable_sort(links: Any, sort: str, key: Callable[[str], Callable[[Any], Any]]) -> list[Any]:
+    keys = [(part.lstrip("-"), part.startswith("-")) for part in sort.split(",")]
+    ordered = sorted(links, key=lambda link: link["_id"], reverse=keys[-1][1])
+    for name, descending in reversed(keys):
+        ordered.sort(key=key(name), reverse=descending)
+    return ordered
+
+
+def plain_key(name: str) -> Callable[[Any], Any]:
+    if name != "expiry_date":
+        return lambda link: link[name]
+    return lambda link: (
+        link[name] is not None,
+        parse_datetime(link[name]) if link[name] else 0,
+    )
+
+
 def expiry_sorted_as_text(monkeypatch: pytest.MonkeyPatch, tmp: Path) -> App:
     """Sorts expiry_date as text, so offsets other than Z put instants out of order."""
 
     def key(name: str) -> Callable[[Any], Any]:
         if name != "expiry_date":
-            return querying_key(name)
+            return plain_key(name)
         return lambda link: (link[name] is not None, link[name] or "")
 
-    def broken(links: Any, sort: str) -> list[Any]:
-        keys = [(part.lstrip("-"), part.startswith("-")) for part in sort.split(",")]
-        ordered = sorted(links, key=lambda link: link["_id"], reverse=keys[-1][1])
-        for name, descending in reversed(keys):
-            ordered.sort(key=key(name), reverse=descending)
-        return ordered
-
-    monkeypatch.setattr("portal_mock.store.sort_links", broken)
-    return mock()
+    return sorted_by(monkeypatch, lambda links, sort: stable_sort(links, sort, key))
 
 
 def ties_by_ascending_id(monkeypatch: pytest.MonkeyPatch, tmp: Path) -> App:
@@ -472,41 +495,38 @@ def ties_by_ascending_id(monkeypatch: pytest.MonkeyPatch, tmp: Path) -> App:
     def broken(links: Any, sort: str) -> list[Any]:
         ordered = sorted(links, key=lambda link: link["_id"])
         for part in reversed(sort.split(",")):
-            ordered.sort(key=querying_key(part.lstrip("-")), reverse=part.startswith("-"))
+            ordered.sort(key=plain_key(part.lstrip("-")), reverse=part.startswith("-"))
         return ordered
 
-    monkeypatch.setattr("portal_mock.store.sort_links", broken)
-    return mock()
+    return sorted_by(monkeypatch, broken)
 
 
 def sort_by_first_field_only(monkeypatch: pytest.MonkeyPatch, tmp: Path) -> App:
     """Orders by the first of several sort fields and ignores the rest."""
-    monkeypatch.setattr(
-        "portal_mock.store.sort_links", lambda links, sort: sort_links(links, sort.split(",")[0])
-    )
-    return mock()
+    return sorted_by(monkeypatch, lambda links, sort: sort_links(links, sort.split(",")[0]))
 
 
 def total_pages_rounded_down(monkeypatch: pytest.MonkeyPatch, tmp: Path) -> App:
     """Counts pages with floor division, so a last partial page is not counted."""
 
-    def broken(links: Any, page: int, per_page: int) -> Any:
-        items, paging = paginate(links, page, per_page)
-        return items, {**paging, "total_pages": len(links) // per_page}
+    def broken(query: LinkQuery, total: int) -> dict[str, int]:
+        return {**paging(query, total), "total_pages": total // query.per_page}
 
-    monkeypatch.setattr("portal_mock.store.paginate", broken)
+    monkeypatch.setattr("portal_mock.store.link_store.paging", broken)
     return mock()
 
 
 def pages_overlapping_by_one(monkeypatch: pytest.MonkeyPatch, tmp: Path) -> App:
     """Starts every page after the first one link early (an off-by-one offset)."""
+    search = LinkStore.search
 
-    def broken(links: Any, page: int, per_page: int) -> Any:
-        _, paging = paginate(links, page, per_page)
-        start = max(0, (page - 1) * per_page - 1)
-        return list(links[start : start + per_page]), paging
+    def broken(self: LinkStore, query: LinkQuery) -> Any:
+        everything = dataclasses.replace(query, page=1, per_page=query.page * query.per_page)
+        links, _ = search(self, everything)
+        start = max(0, (query.page - 1) * query.per_page - 1)
+        return links[start : start + query.per_page], search(self, query)[1]
 
-    monkeypatch.setattr("portal_mock.store.paginate", broken)
+    monkeypatch.setattr(LinkStore, "search", broken)
     return mock()
 
 
@@ -635,7 +655,7 @@ class SoftDeleteStore(StoreWrapper):
     def search(self, query: LinkQuery) -> Any:
         links, _ = self.inner.search(dataclasses.replace(query, page=1, per_page=10**6))
         kept = [link for link in links if link["_id"] not in self.deleted]
-        return paginate(kept, query.page, query.per_page)
+        return page_of(kept, query)
 
     def update(self, link_id: str, changes: Any) -> Any:
         if link_id in self.deleted and "access_token" not in changes:
@@ -651,7 +671,7 @@ class SoftDeleteStore(StoreWrapper):
 
 def updated_at_left_alone(monkeypatch: pytest.MonkeyPatch, tmp: Path) -> App:
     """Sets updated_at on create only: every later write leaves it as it was."""
-    monkeypatch.setattr("portal_mock.store.utc_after", lambda previous: previous)
+    monkeypatch.setattr("portal_mock.store.link_store.utc_after", lambda previous: previous)
     return mock()
 
 

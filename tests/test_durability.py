@@ -14,12 +14,11 @@ import pytest
 from conftest import AUTH, BASE, WORKORDER
 from tinydb import TinyDB
 
-from portal_mock import journal
-from portal_mock import store as store_module
 from portal_mock.app import create_app
-from portal_mock.querying import LinkQuery
 from portal_mock.settings import Settings
-from portal_mock.store import LinkStore, StoreLocked, StoreWriteFailed
+from portal_mock.store import LinkStore, StoreLocked, StoreWriteFailed, journal
+from portal_mock.store import link_store as store_module
+from portal_mock.store.querying import LinkQuery
 
 
 def new_link(store: LinkStore, n: int = 0) -> dict[str, Any]:

@@ -13,9 +13,8 @@ from typing import Any
 import pytest
 from conftest import WORKORDER
 
-from portal_mock import journal
-from portal_mock.querying import LinkQuery
-from portal_mock.store import LinkStore, StoreWriteFailed
+from portal_mock.store import LinkStore, StoreWriteFailed, journal
+from portal_mock.store.querying import LinkQuery
 
 FIELDS = {"workorder": WORKORDER, "is_active": True, "company_namespace": ["acme"]}
 

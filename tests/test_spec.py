@@ -14,7 +14,7 @@ from openapi_spec_validator import validate as validate_spec
 from referencing import Registry, Resource
 
 from portal_mock.app import handler_name
-from portal_mock.querying import parse_datetime
+from portal_mock.store.querying import parse_datetime
 
 # The seed page's headings and descriptions, word for word, with CONTRACT.md's routes.
 OPERATIONS = [

@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 from conftest import WORKORDER
+from hypothesis import given
+from hypothesis import strategies as st
 
-from portal_mock.ids import ObjectIdFactory
-from portal_mock.querying import LinkQuery, paginate, parse_datetime, sort_links
 from portal_mock.store import LinkStore
+from portal_mock.store.ids import ObjectIdFactory
+from portal_mock.store.querying import DEFAULT_SORT, LinkQuery, paging, parse_datetime, sort_links
 
 
 def new_link(store: LinkStore, **fields: object) -> dict[str, object]:
@@ -84,7 +86,7 @@ def test_updated_at_moves_forward_after_the_clock_is_set_back(
     store: LinkStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     link = new_link(store)
-    monkeypatch.setattr("portal_mock.store.utc_now", lambda: "2001-01-01T00:00:00.000Z")
+    monkeypatch.setattr("portal_mock.store.link_store.utc_now", lambda: "2001-01-01T00:00:00.000Z")
     changed = store.update(link["_id"], {"is_active": False})
     assert changed is not None
     assert changed["updated_at"] > link["updated_at"]
@@ -136,14 +138,50 @@ def test_sort_by_several_fields_orders_by_each_in_turn(sample_links: list) -> No
     assert keys == sorted(keys)
 
 
-def test_paginate_reports_totals_for_pages_inside_and_past_the_end() -> None:
-    items = [{"n": n} for n in range(7)]
-    assert paginate(items, 2, 3) == (
-        items[3:6],
-        {"page": 2, "per_page": 3, "total": 7, "total_pages": 3},
-    )
-    assert paginate(items, 9, 3)[0] == []
-    assert paginate([], 1, 25)[1]["total_pages"] == 0
+def test_paging_reports_totals_for_pages_inside_and_past_the_end() -> None:
+    assert paging(LinkQuery(page=2, per_page=3), 7) == {
+        "page": 2,
+        "per_page": 3,
+        "total": 7,
+        "total_pages": 3,
+    }
+    assert paging(LinkQuery(page=1, per_page=25), 0)["total_pages"] == 0
+
+
+SORTABLE = ("_id", "workorder", "link_type", "expiry_date", "is_active", "created_at", "updated_at")
+ORDERS = st.lists(
+    st.sampled_from(SORTABLE).flatmap(lambda name: st.sampled_from([name, f"-{name}"])),
+    min_size=1,
+    max_size=3,
+    unique_by=lambda part: part.lstrip("-"),
+).map(",".join)
+
+
+@given(
+    sort=st.one_of(st.sampled_from([DEFAULT_SORT, "created_at"]), ORDERS),
+    page=st.integers(1, 40),
+    per_page=st.integers(1, 30),
+    removed=st.sets(st.integers(0, 71), max_size=20),
+)
+def test_every_page_is_the_slice_of_the_full_order(
+    store: LinkStore, sample_links: list, sort: str, page: int, per_page: int, removed: set[int]
+) -> None:
+    """The creation-order index and the top-k selection give what a full sort gives,
+    ties in created_at included, after deletes too."""
+    twins = [
+        {**link, "_id": link["_id"][:-2] + format(n, "02x")}
+        for n, link in enumerate(sample_links * 2, start=100)
+    ]
+    links = [link for n, link in enumerate(sample_links + twins) if n not in removed]
+    store.reset(sample_links + twins)
+    for n in removed:
+        store.delete((sample_links + twins)[n]["_id"])
+    found, paged = store.search(LinkQuery(sort=sort, page=page, per_page=per_page))
+    start = (page - 1) * per_page
+    assert [link["_id"] for link in found] == [
+        link["_id"] for link in sort_links(links, sort)[start : start + per_page]
+    ]
+    assert paged["total"] == len(links)
 
 
 def test_parse_datetime_reads_rfc3339_variants() -> None:

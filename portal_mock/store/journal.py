@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from portal_mock.snapshot import fsync_folder
+from portal_mock.store.snapshot import fsync_folder
 
 logger = logging.getLogger(__name__)
 

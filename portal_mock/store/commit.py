@@ -17,7 +17,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
-from portal_mock.journal import Journal, JournalWriteFailed
+from portal_mock.store.journal import Journal, JournalWriteFailed
 
 logger = logging.getLogger(__name__)
 
