@@ -14,6 +14,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "openapi" / "workorder-portal-links.yaml"
 FIXTURES = ROOT / "fixtures" / "workorder-portal-links.json"
 COLLECTION = "workorder-portal-links"
+# The development key every server here accepts (json-server ignores it).
+API_KEY = "dev-key"
 LINKS_PER_WORKORDER = 4
 # Fields the server assigns: a create body carries none of them.
 SERVER_FIELDS = ("_id", "url", "access_token", "created_at", "updated_at")

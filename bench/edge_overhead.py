@@ -1,7 +1,7 @@
 """What the browser and test-run edges cost a get that does not use them.
 
-    python bench/edge_overhead.py            # 5 rounds of 3000 gets per build
-    python bench/edge_overhead.py --quick    # 3 rounds of 800
+    python bench/edge_overhead.py            # 5 rounds of 10 s of gets per build
+    python bench/edge_overhead.py --quick    # 3 rounds of 3 s
 
 Two builds of the mock serve the same 24 sample links side by side:
 
@@ -12,10 +12,11 @@ Two builds of the mock serve the same 24 sample links side by side:
 
 Each round loads one then the other with the same gets (X-API-Key, no Origin,
 no Prefer, no X-Mock-Session: the paths are present but unused), alternating
-which goes first. The goal (issue 7): edges on costs at most 5% of the
-throughput. The session path cannot be taken out; unused, it is one header
-lookup in handlers/common.py, present in both builds. Writes
-bench/results/edge-overhead.md.
+which goes first; the load comes from wrk on core 1, and both builds run on
+core 0 (taking turns: only one is loaded at a time). The goal (issue 7):
+edges on costs at most 5% of the throughput. The session path cannot be
+taken out; unused, it is one header lookup in handlers/common.py, present in
+both builds. Writes bench/results/edge-overhead.md.
 """
 
 from __future__ import annotations
@@ -29,8 +30,10 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
+import compare
 import load
 import peers
+import wrk
 from data import fixtures, write_store_snapshot
 
 RESULTS = Path(__file__).with_name("results")
@@ -56,30 +59,33 @@ def serve_without_edges(db: str, port: int) -> None:
 def bare(db: Path, workdir: Path) -> contextlib.AbstractContextManager[peers.Server]:
     port = peers.free_port()
     command = [sys.executable, __file__, "--serve-without-edges", str(db), str(port)]
-    return peers.serving("edges-off", command, workdir, peers._wait_for_http_at(port))
+    wait = peers._wait_for_http_at(port)
+    return peers.serving("edges-off", command, workdir, wait, compare.SERVER_CORE)
 
 
-def measure(rounds: int, plan: load.Plan, workdir: Path) -> dict[str, list[load.Result]]:
-    ids = [link["_id"] for link in fixtures()]
+def measure(rounds: int, plan: wrk.Plan) -> dict[str, list[load.Result]]:
+    workdir = plan.workdir
+    target = load.Target("", load.SPEC_DIALECT, [link["_id"] for link in fixtures()])
+    gets = load.requests_for("get", target, range(len(target.ids)))
     on_db, off_db = workdir / "on.json", workdir / "off.json"
     write_store_snapshot(on_db, fixtures())
     write_store_snapshot(off_db, fixtures())
     found: dict[str, list[load.Result]] = {"edges on": [], "edges off": []}
-    with peers.ours(on_db, workdir) as on, bare(off_db, workdir) as off:
+    compare.check_cores()
+    with peers.ours(on_db, workdir, compare.SERVER_CORE) as on, bare(off_db, workdir) as off:
         servers = {"edges on": on, "edges off": off}
         for round_ in range(rounds):
             order = list(servers) if round_ % 2 == 0 else list(reversed(servers))
             for name in order:
-                server = servers[name]
-                target = load.Target(server.url, load.SPEC_DIALECT, ids)
-                result = load.run("get", target, plan, server.memory.cpu_seconds)
+                wrk.warm_up(servers[name], "get", gets, plan)
+                result = wrk.run(servers[name], "get", gets, plan)
                 assert not result.errors, dict(result.statuses)
                 found[name].append(result)
                 print(f"  round {round_ + 1} {name:<9} {result.rps:7.0f} req/s", flush=True)
     return found
 
 
-def report(found: dict[str, list[load.Result]], plan: load.Plan) -> str:
+def report(found: dict[str, list[load.Result]], plan: wrk.Plan) -> str:
     on = statistics.median(r.rps for r in found["edges on"])
     off = statistics.median(r.rps for r in found["edges off"])
     overhead = 1 - on / off
@@ -96,8 +102,9 @@ def report(found: dict[str, list[load.Result]], plan: load.Plan) -> str:
             "# Edge overhead on a get (CORS, Prefer, sessions present but unused)",
             "",
             f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, "
-            f"{len(found['edges on'])} rounds of {plan.requests} gets at "
-            f"{plan.concurrency} connections, builds alternating.",
+            f"{len(found['edges on'])} rounds of {plan.duration} s of gets from "
+            f"{wrk.version()} ({wrk.THREADS} thread, {plan.connections} connections) on "
+            f"core {wrk.CLIENT_CORE}, both builds on core {compare.SERVER_CORE}, alternating.",
             "",
             "| build | req/s per round | median req/s | p50 | p99 |",
             "|---|---|--:|--:|--:|",
@@ -112,15 +119,19 @@ def report(found: dict[str, list[load.Result]], plan: load.Plan) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="3 rounds of 800 gets")
+    parser.add_argument("--quick", action="store_true", help="3 rounds of 3 s")
     parser.add_argument("--serve-without-edges", nargs=2, metavar=("DB", "PORT"))
     args = parser.parse_args()
     if args.serve_without_edges:
         serve_without_edges(args.serve_without_edges[0], int(args.serve_without_edges[1]))
         return 0
-    rounds, plan = (3, load.Plan(requests=800)) if args.quick else (5, load.Plan(requests=3000))
+    if wrk.find() is None:
+        print("wrk is not installed: apt-get install wrk", file=sys.stderr)
+        return 2
+    rounds, duration, warmup = (3, 3, 1) if args.quick else (5, 10, 2)
     with tempfile.TemporaryDirectory(prefix="portal-mock-edges-") as tmp:
-        found = measure(rounds, plan, Path(tmp))
+        plan = wrk.Plan(Path(tmp), duration=duration, warmup=warmup)
+        found = measure(rounds, plan)
     text = report(found, plan)
     print(text)
     if not args.quick:

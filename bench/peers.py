@@ -3,7 +3,8 @@
 Every server listens on 127.0.0.1 on a free port, writes its output to a log
 file in the run's work folder, runs in its own session (so a Ctrl-C reaches
 only the bench, which then stops it) and is stopped by PID, together with any
-process it started, however the run ends.
+process it started, however the run ends. Given a core, a server is started
+under ``taskset``, so it and every process or thread it starts stay on that core.
 """
 
 from __future__ import annotations
@@ -25,11 +26,10 @@ from pathlib import Path
 
 import psutil
 
-from data import COLLECTION, SPEC
+from data import API_KEY, COLLECTION, SPEC
 
 PEERS_DIR = Path(__file__).resolve().parent / ".peers"
 NPM_PEERS = {"@stoplight/prism-cli": "5.14.2", "json-server": "0.17.4"}
-API_KEY = "dev-key"
 START_TIMEOUT = 600.0
 _LISTENING = re.compile(rb"listening on (http://127\.0\.0\.1:\d+)")
 
@@ -55,6 +55,16 @@ def install_npm_peers() -> dict[str, str]:
         command = [npm, "install", "--prefix", str(PEERS_DIR), *flags, *specs]
         subprocess.run(command, check=True, timeout=600, stdout=subprocess.DEVNULL)
     return npm_versions()
+
+
+def pinned(command: list[str], core: int | None) -> list[str]:
+    """``command`` run under ``taskset -c core`` (its children inherit the core), or as is."""
+    if core is None:
+        return command
+    taskset = shutil.which("taskset")
+    if taskset is None:
+        raise RuntimeError("taskset is not on PATH (Debian: apt-get install util-linux)")
+    return [taskset, "-c", str(core), *command]
 
 
 def free_port() -> int:
@@ -175,13 +185,17 @@ def stop(server: Server) -> None:
 
 @contextlib.contextmanager
 def serving(
-    name: str, command: list[str], workdir: Path, wait: Callable[[Server, float], None]
+    name: str,
+    command: list[str],
+    workdir: Path,
+    wait: Callable[[Server, float], None],
+    core: int | None = None,
 ) -> Iterator[Server]:
-    """Run ``command`` until the block ends, however it ends; yield it once it answers."""
+    """Run ``command`` (on ``core``) until the block ends, however it ends; yield it answering."""
     log = workdir / f"{name}.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            command,
+            pinned(command, core),
             cwd=workdir,
             stdin=subprocess.DEVNULL,
             stdout=out,
@@ -196,11 +210,13 @@ def serving(
         stop(server)
 
 
-def ours(db: Path, workdir: Path) -> contextlib.AbstractContextManager[Server]:
+def ours(
+    db: Path, workdir: Path, core: int | None = None
+) -> contextlib.AbstractContextManager[Server]:
     """Our mock on the store file ``db``, as ``portal-mock serve`` runs it, without access log."""
     command = [sys.executable, "-m", "portal_mock", "serve", "--host", "127.0.0.1", "--port", "0"]
     command += ["--db", str(db), "--spec", str(SPEC), "--no-fixtures", "--log-level", "warning"]
-    return serving("ours", command, workdir, _wait_for_banner)
+    return serving("ours", command, workdir, _wait_for_banner, core)
 
 
 def _wait_for_http_at(port: int) -> Callable[[Server, float], None]:
@@ -212,21 +228,24 @@ def _wait_for_http_at(port: int) -> Callable[[Server, float], None]:
 
 
 def _node_peer(
-    name: str, command: list[str], workdir: Path
+    name: str, command: list[str], workdir: Path, core: int | None
 ) -> contextlib.AbstractContextManager[Server]:
     port = free_port()
-    return serving(name, [*command, "--port", str(port)], workdir, _wait_for_http_at(port))
+    command = [*command, "--port", str(port)]
+    return serving(name, command, workdir, _wait_for_http_at(port), core)
 
 
-def prism(workdir: Path) -> contextlib.AbstractContextManager[Server]:
+def prism(workdir: Path, core: int | None = None) -> contextlib.AbstractContextManager[Server]:
     """Prism's static mock of the same spec; request log at warnings only, like ours."""
     binary = PEERS_DIR / "node_modules" / ".bin" / "prism"
     command = [str(binary), "mock", str(SPEC), "--host", "127.0.0.1", "--verboseLevel", "warn"]
-    return _node_peer("prism", command, workdir)
+    return _node_peer("prism", command, workdir, core)
 
 
-def json_server(db: Path, workdir: Path) -> contextlib.AbstractContextManager[Server]:
+def json_server(
+    db: Path, workdir: Path, core: int | None = None
+) -> contextlib.AbstractContextManager[Server]:
     """json-server 0.17 on ``db`` with ``_id`` as its id field and no request log."""
     binary = PEERS_DIR / "node_modules" / ".bin" / "json-server"
     command = [str(binary), str(db), "--host", "127.0.0.1", "--id", "_id", "--quiet"]
-    return _node_peer("json-server", command, workdir)
+    return _node_peer("json-server", command, workdir, core)

@@ -1,4 +1,4 @@
-"""The bench's Markdown report: machine, settings, the peer table, ratios and the scale table."""
+"""The bench's Markdown report: machine, settings, peers, ratios and goals, the scale table."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from pathlib import Path
 
 import psutil
 
+import compare
 import load
+import wrk
 from compare import PeerResult
 from data import ROOT
 from scale import ScaleResult
@@ -24,17 +26,23 @@ PEER_NOTES = """\
   every response against the spec.
 - **prism**: `prism mock openapi/workorder-portal-links.yaml --verboseLevel warn`
   (its per-request log off, like ours); validates requests (the `X-API-Key`
-  header must be present) and answers with the spec's static examples; stores nothing.
+  header must be present) and answers with the spec's static examples; stores
+  nothing. Its list example holds one link, whatever page is asked for, so it
+  runs `list_1` only, and ours is compared with it at one link a page.
 - **json-server**: `json-server db.json --id _id --quiet`, same 24 links; no
   validation and no auth; lists with `?_page=1&_limit=25` (it takes unknown
   query parameters as filters) and updates with `PATCH` (its `PUT` replaces the
   whole item; our `PUT` is partial); stores a create body as sent plus an `_id`,
-  and rewrites its whole db.json on every write (without fsync).
-- The load generator (Python asyncio + aiohttp, one process) shares the
-  machine's cores with the server. The CPU column says how many cores the
-  server, the load generator and every other process used while measuring:
-  "other" well above 0 means something else on the machine competed.
+  and rewrites its whole db.json on every write (without fsync). It has no
+  regenerate, activate or deactivate (n/a below).
+- The CPU column says how many cores the server (its whole process tree), wrk
+  and every other process used while measuring: wrk well under 1 means it was
+  not the bottleneck; "other" well above 0 means something else on the machine
+  competed.
 """
+# The issue's goals for the side by side, as ratios of this report's table.
+RPS_GOAL = 1.2
+P99_GOAL = 1.0
 
 
 def _command_output(*command: str) -> str:
@@ -113,7 +121,7 @@ def _ratio(numerator: float, denominator: float) -> str:
 def peer_table(peers: list[PeerResult]) -> list[str]:
     lines = [
         "| peer | operation | requests | req/s | p50 ms | p99 ms | errors (non-2xx) "
-        "| peak RSS MB | CPU server / client / other (cores) |",
+        "| peak RSS MB | CPU server / wrk / other (cores) |",
         "|---|---|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for peer in peers:
@@ -126,24 +134,66 @@ def peer_table(peers: list[PeerResult]) -> list[str]:
     return lines
 
 
+def _ratios(mine: load.Result, theirs: load.Result | None) -> list[str]:
+    if theirs is None:
+        return ["n/a"] * 4
+    return [
+        _ratio(mine.rps, theirs.rps),
+        _ratio(theirs.percentile(50), mine.percentile(50)),
+        _ratio(theirs.percentile(99), mine.percentile(99)),
+        _ratio(theirs.peak_rss, mine.peak_rss),
+    ]
+
+
 def ratio_table(ours: PeerResult, others: list[PeerResult]) -> list[str]:
-    """ours/peer for req/s, peer/ours for latency and memory: above 1 means ours is better."""
+    """ours/peer for req/s, peer/ours for latency and memory: above 1 means ours is better.
+
+    A row compares the same operation on both; n/a where the peer has none.
+    """
     head = "| operation |" + "".join(
         f" req/s vs {p.name} | p50 vs {p.name} | p99 vs {p.name} | memory vs {p.name} |"
         for p in others
     )
     lines = [head, "|---|" + "--:|" * 4 * len(others)]
     for op, mine in ours.results.items():
-        cells = []
-        for peer in others:
-            theirs = peer.results[op]
-            cells += [
-                _ratio(mine.rps, theirs.rps),
-                _ratio(theirs.percentile(50), mine.percentile(50)),
-                _ratio(theirs.percentile(99), mine.percentile(99)),
-                _ratio(theirs.peak_rss, mine.peak_rss),
-            ]
+        cells = [cell for peer in others for cell in _ratios(mine, peer.results.get(op))]
         lines.append(f"| {op} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _verdict(what: str, ratios: dict[str, float], goal: float) -> str:
+    """One goal line: met, or the operations that missed it and by how much."""
+    if not ratios:
+        return f"- {what}: not measured in this run"
+    missed = {op: r for op, r in ratios.items() if not r >= goal}
+    if not missed:
+        lowest = min(ratios, key=ratios.__getitem__)
+        return f"- {what}: **met** on all {len(ratios)} (lowest: {lowest} {ratios[lowest]:.2f})"
+    shown = ", ".join(f"{op} {r:.2f}" for op, r in missed.items())
+    return f"- {what}: **not met** on {len(missed)} of {len(ratios)} ({shown})"
+
+
+def goals(ours: PeerResult, others: list[PeerResult]) -> list[str]:
+    """The issue's goals, each checked against this run's ratios."""
+    by_name = {peer.name: peer.results for peer in others}
+    prism, json_server = by_name.get("prism", {}), by_name.get("json-server", {})
+    shared = [op for op in ours.results if op in prism]
+    rps = {op: ours.results[op].rps / prism[op].rps for op in shared if prism[op].rps}
+    p99 = {op: prism[op].percentile(99) / ours.results[op].percentile(99) for op in shared}
+    page = {
+        op: ours.results[op].rps / json_server[op].rps
+        for op in ("list",)
+        if op in ours.results and op in json_server and json_server[op].rps
+    }
+    lines = [
+        f"Goals: req/s at least {RPS_GOAL}x Prism's on every operation, at least "
+        f"{RPS_GOAL}x json-server's on the page of 25 (`list`), and p99 no worse than "
+        "Prism's (p99 ratio at least 1).",
+        "",
+        _verdict(f"req/s at least {RPS_GOAL}x Prism's", rps, RPS_GOAL),
+        _verdict(f"req/s at least {RPS_GOAL}x json-server's on the page of 25", page, RPS_GOAL),
+        _verdict("p99 no worse than Prism's", p99, P99_GOAL),
+    ]
     return lines
 
 
@@ -176,10 +226,45 @@ def scale_targets(results: list[ScaleResult]) -> list[str]:
     return lines
 
 
+def _method(plan: wrk.Plan) -> list[str]:
+    return [
+        f"Load: {wrk.version()}, {wrk.THREADS} thread, {plan.connections} keep-alive "
+        f"connections, `--latency`, each operation {plan.warmup} s of warm-up and then "
+        f"{plan.duration} s measured. Pinned with taskset: each server on core "
+        f"{compare.SERVER_CORE} (started under `taskset -c {compare.SERVER_CORE}`, so its "
+        f"whole process tree), wrk on core {wrk.CLIENT_CORE} (`taskset -c {wrk.CLIENT_CORE}`).",
+        "",
+        "wrk cycles through requests computed before the run, the same for every peer: "
+        f"`list` is the first page of {load.PAGE_SIZE} (`?page=1&per_page={load.PAGE_SIZE}`, "
+        "all 24 sample links), `list_1` the first page of 1 (`?page=1&per_page=1`); `get`, "
+        "`update`, `regenerate`, `activate` and `deactivate` cycle over the 24 sample links; "
+        "`create` sends a full body. The operations run in this order on one server. "
+        "`delete` runs last and deletes each link once, so every delete should be a 200: "
+        "its warm-up deletes the links stored already (the sample links and those `create` "
+        "added), the measured run what the warm-up left and links created for it through "
+        "the API beforehand, untimed (Prism, which stores nothing, is sent deletes of the "
+        "sample ids). Errors are "
+        "responses other than 2xx, counted by the wrk script (wrk's own count leaves out "
+        "3xx), and requests that got no response.",
+    ]
+
+
+def side_by_side(plan: wrk.Plan, peers: list[PeerResult]) -> list[str]:
+    lines = ["", "## Side by side", "", *_method(plan), "", *peer_table(peers), "", PEER_NOTES]
+    ours = next((p for p in peers if p.name == "ours"), None)
+    others = [p for p in peers if p.name != "ours"]
+    if ours and others:
+        lines += ["### Ours compared with each peer", ""]
+        lines += ["ours/peer for req/s, peer/ours for latency and memory:"]
+        lines += ["**above 1 means ours is better**.", "", *ratio_table(ours, others)]
+        lines += ["", *goals(ours, others)]
+    return lines
+
+
 def render(
     info: dict[str, str],
     command: str,
-    plan: load.Plan,
+    plan: wrk.Plan,
     peers: list[PeerResult],
     scale: list[ScaleResult],
     notes: list[str],
@@ -188,37 +273,20 @@ def render(
     lines = ["# portal-mock benchmark", "", f"Command: `{command}`", ""]
     lines += [f"- {key}: {value}" for key, value in info.items()]
     if peers:
-        lines += ["", "## Side by side", ""]
-        lines += [
-            f"Each operation: {plan.warmup} warm-up requests, then {plan.requests} requests "
-            f"(or {plan.time_cap:.0f} s, whichever comes first) from {plan.concurrency} "
-            "concurrent keep-alive connections. `list` is the first page of 25; `get` and "
-            "`update` cycle over the 24 sample links; `create` sends a full body. The "
-            "operations run in this order on one server, so `update` meets every link that "
-            "`create` added.",
-            "",
-            *peer_table(peers),
-            "",
-            PEER_NOTES,
-        ]
-        ours = next((p for p in peers if p.name == "ours"), None)
-        others = [p for p in peers if p.name != "ours"]
-        if ours and others:
-            lines += ["### Ours compared with each peer", ""]
-            lines += ["ours/peer for req/s, peer/ours for latency and memory:"]
-            lines += ["**above 1 means ours is better**.", "", *ratio_table(ours, others)]
+        lines += side_by_side(plan, peers)
     if scale:
         lines += ["", "## Our mock as the store grows", ""]
         lines += [
-            "One request at a time. `create` sends a full body; `list_workorder` is "
-            "`?workorder=...` (4 links match); `list` is the unfiltered first page of 25 "
-            "(default sort, newest first). The store is seeded by writing its snapshot file.",
+            "One request at a time (aiohttp, unpinned). `create` sends a full body; "
+            "`list_workorder` is `?workorder=...` (4 links match); `list` is the unfiltered "
+            "first page of 25 (default sort, newest first). The store is seeded by writing "
+            "its snapshot file.",
             "",
             *scale_table(scale),
             "",
             *scale_targets(scale),
         ]
-    notes = interference(peers, scale) + notes
+    notes = interference(peers, scale) + [n for p in peers for n in p.notes] + notes
     if notes:
         lines += ["", "## Notes", "", *(f"- {note}" for note in notes)]
     return "\n".join(lines) + "\n"

@@ -4,14 +4,22 @@ Each size starts a fresh server on a store seeded by writing its snapshot file
 directly, then times one request at a time (no concurrency), so the numbers
 are latency, not queueing. Requests per operation are capped by count and by
 time, so a slow store is measured on fewer samples instead of running long.
+One request at a time is not a load a Python client can fail to keep up
+with, so this test keeps its own small aiohttp client rather than wrk, and
+times each request whole (send, wait, read the body).
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import aiohttp
 
 import load
 import peers
@@ -21,6 +29,7 @@ SIZES = (1_000, 10_000, 100_000)
 # Create, a list filtered by work order (4 links match), the unfiltered first page.
 OPERATIONS = ("create", "list_workorder", "list")
 PROBES = 100
+WARMUP = 2
 
 
 @dataclass
@@ -46,6 +55,59 @@ def _seed(size: int, db: Path) -> load.Target:
     return load.Target("", load.SPEC_DIALECT, ids, [link["workorder"] for link in probes])
 
 
+async def _send(client: aiohttp.ClientSession, request: load.Request) -> str:
+    """Send one request and read its answer; its status, or the failure's name."""
+    data = None if request.body is None else json.dumps(request.body).encode()
+    headers = load.headers_for(request.body)
+    try:
+        async with client.request(request.method, request.path, data=data, headers=headers) as r:
+            await r.read()
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        return type(exc).__name__
+    return str(r.status)
+
+
+async def _samples(
+    client: aiohttp.ClientSession, operation: str, target: load.Target, samples: int, cap: float
+) -> load.Result:
+    """Time ``samples`` requests one after the other, or as many as fit in ``cap`` seconds."""
+    result = load.Result(operation)
+    latencies: list[float] = []
+    started = time.perf_counter()
+    for seq in range(WARMUP, WARMUP + samples):
+        sent = time.perf_counter()
+        if sent - started > cap:
+            break
+        result.statuses[await _send(client, load.request_for(operation, target, seq))] += 1
+        latencies.append(time.perf_counter() - sent)
+    result.elapsed = time.perf_counter() - started
+    result.requests = len(latencies)
+    result.percentiles = {q: load.nearest_rank(latencies, q) for q in (50, 99)}
+    return result
+
+
+async def _time(
+    operation: str, target: load.Target, samples: int, cap: float, server_cpu: Callable[[], float]
+) -> load.Result:
+    """Warm up, then time ``operation``, with the cores kept busy meanwhile.
+
+    CPU use is recorded as cores busy while timing: the server's, this
+    client's and the whole machine's.
+    """
+    # aiohttp asks for gzip unless told otherwise; wrk does not.
+    session = {"Accept-Encoding": "identity"}
+    async with aiohttp.ClientSession(target.url, headers=session) as client:
+        for seq in range(WARMUP):
+            await _send(client, load.request_for(operation, target, seq))
+        cpu = server_cpu(), time.process_time(), load.busy_seconds()
+        result = await _samples(client, operation, target, samples, cap)
+    wall = max(result.elapsed, 1e-9)
+    result.server_cpu = (server_cpu() - cpu[0]) / wall
+    result.client_cpu = (time.process_time() - cpu[1]) / wall
+    result.machine_cpu = (load.busy_seconds() - cpu[2]) / wall
+    return result
+
+
 def measure(size: int, workdir: Path, most: int, time_cap: float) -> ScaleResult:
     """Seed a store of ``size`` links, start our mock on it and time each operation."""
     db = workdir / f"scale-{size}.json"
@@ -55,9 +117,10 @@ def measure(size: int, workdir: Path, most: int, time_cap: float) -> ScaleResult
         result = ScaleResult(size, time.perf_counter() - started, db.stat().st_size)
         target = dataclasses.replace(probes, url=server.url)
         samples = samples_for(size, most)
-        plan = load.Plan(concurrency=1, requests=samples, warmup=2, time_cap=time_cap)
         for operation in OPERATIONS:
-            result.results[operation] = load.run(operation, target, plan, server.memory.cpu_seconds)
+            cpu = server.memory.cpu_seconds
+            timing = _time(operation, target, samples, time_cap, cpu)
+            result.results[operation] = asyncio.run(timing)
             print(f"  {size:>7} links  {operation:<15} {_summary(result.results[operation])}")
     result.peak_rss = server.memory.peak_rss
     for leftover in workdir.glob(f"{db.name}*"):
