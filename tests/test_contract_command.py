@@ -296,6 +296,9 @@ def test_the_mock_passes_clean_under_the_same_budget(
 
 
 @pytest.mark.slow
+# One worker runs them all in turn (tox: --dist loadgroup): time-budgeted runs
+# side by side on two cores starve each other, and a check can miss its cases.
+@pytest.mark.xdist_group("broken-variants")
 @pytest.mark.parametrize("seed", VARIANT_SEEDS, ids=SEED_IDS)
 @pytest.mark.parametrize("variant", VARIANTS, ids=[v.name for v in VARIANTS])
 def test_each_broken_variant_is_reported_by_its_check(
