@@ -8,7 +8,8 @@ from typing import Any
 import orjson
 
 
-def _encoded(data: Any) -> bytes:
+def encoded(data: Any) -> bytes:
+    """``data`` as compact UTF-8 JSON (orjson: NaN and Infinity become null)."""
     try:
         return orjson.dumps(data)
     except TypeError:
@@ -16,9 +17,17 @@ def _encoded(data: Any) -> bytes:
         return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+def decoded(raw: bytes) -> Any:
+    """What ``encoded`` wrote, read back (the json module for integers past 64 bits)."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return json.loads(raw)
+
+
 def dumps(data: Any) -> bytes:
     """A JSON answer's bytes: compact, UTF-8, with Connexion's trailing newline."""
-    return _encoded(data) + b"\n"
+    return encoded(data) + b"\n"
 
 
 class OrjsonText:
@@ -26,7 +35,7 @@ class OrjsonText:
 
     @staticmethod
     def dumps(data: Any, **_options: Any) -> str:
-        return _encoded(data).decode()
+        return encoded(data).decode()
 
     @staticmethod
     def loads(data: str | bytes) -> Any:

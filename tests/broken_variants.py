@@ -454,10 +454,12 @@ def page_of(links: list[Any], query: LinkQuery) -> tuple[list[Any], dict[str, in
 def sorted_by(monkeypatch: pytest.MonkeyPatch, broken: Callable[[Any, str], list[Any]]) -> App:
     """The mock with every ordered page taken from ``broken(links, sort)``."""
 
-    def first_links(links: Any, sort: str, count: int) -> list[Any]:
-        return broken(links, sort)[:count]
+    def first_rows(rows: Any, sort: str, count: int) -> list[Any]:
+        by_id = {row[0]: row for row in rows}
+        links = [json.loads(row[-1]) for row in rows]
+        return [by_id[link["_id"]] for link in broken(links, sort)[:count]]
 
-    monkeypatch.setattr("portal_mock.store.link_store.first_links", first_links)
+    monkeypatch.setattr("portal_mock.store.link_store.first_rows", first_rows)
     return mock()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import re
 import shutil
 import time
@@ -12,10 +13,13 @@ import pytest
 from conftest import WORKORDER
 from hypothesis import given
 from hypothesis import strategies as st
+from tinydb import TinyDB
 
+from portal_mock.jsonbody import encoded
 from portal_mock.store import LinkStore
 from portal_mock.store.ids import ObjectIdFactory
 from portal_mock.store.querying import DEFAULT_SORT, LinkQuery, paging, parse_datetime, sort_links
+from portal_mock.store.snapshot import read_snapshot, write_snapshot
 
 
 def new_link(store: LinkStore, **fields: object) -> dict[str, object]:
@@ -93,8 +97,6 @@ def test_updated_at_moves_forward_after_the_clock_is_set_back(
 
 
 def test_a_link_once_returned_never_changes_under_its_reader(store: LinkStore) -> None:
-    # Reads return the store's own links, not copies: sound only because no write
-    # changes a stored link in place.
     link = new_link(store, permissions={"can_comment": False}, metadata={"n": 1})
     seen = copy.deepcopy(link)
     read = store.get(link["_id"])
@@ -105,6 +107,44 @@ def test_a_link_once_returned_never_changes_under_its_reader(store: LinkStore) -
     assert link == seen
     assert read == seen
     assert listed == [seen]
+
+
+def test_a_reader_that_changes_a_link_it_was_given_changes_nothing_stored(
+    store: LinkStore,
+) -> None:
+    link = new_link(store, metadata={"n": 1})
+    for handed in [store.get(link["_id"]), store.search(LinkQuery())[0][0], link]:
+        assert handed is not None
+        handed["metadata"]["n"] = 99
+        handed["is_active"] = False
+    assert store.get(link["_id"]) == {**link, "metadata": {"n": 1}, "is_active": True}
+
+
+def test_a_snapshot_is_read_back_link_by_link_exactly_as_written(tmp_path: Path) -> None:
+    """One link per line, taken as it is: the bytes a link was held as come back."""
+    links = [encoded({"_id": f"{n:024x}", "text": 'a\nb,}"', "n": 10**30}) for n in range(3)]
+    path = tmp_path / "db.json"
+    write_snapshot(path, links, f"{9:024x}")
+    assert read_snapshot(path) == (links, f"{9:024x}")
+    assert json.loads(path.read_text())["links"]["3"] == json.loads(links[2])
+
+
+def test_a_tinydb_file_in_any_layout_is_read(tmp_path: Path, sample_links: list) -> None:
+    path = tmp_path / "db.json"
+    with TinyDB(path) as db:
+        db.table("links").insert_multiple(sample_links)
+    store = LinkStore(path)
+    assert store.count() == len(sample_links)
+    assert store.get(sample_links[3]["_id"]) == sample_links[3]
+    store.close()
+
+
+def test_a_snapshot_cut_short_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "db.json"
+    write_snapshot(path, [encoded({"_id": "0" * 24})], None)
+    path.write_bytes(path.read_bytes()[:-20])
+    with pytest.raises(ValueError, match="cut short"):
+        read_snapshot(path)
 
 
 def test_unknown_ids_are_reported_not_raised(store: LinkStore) -> None:

@@ -14,6 +14,28 @@ from typing import Any
 from sortedcontainers import SortedList
 
 Link = dict[str, Any]
+# What a link is filtered and ordered by, then (last) its encoded JSON: the
+# store holds a link as this one tuple, and decodes the JSON only to serve it.
+Row = tuple[Any, ...]
+ROW_FIELDS = (
+    "_id",
+    "workorder",
+    "link_type",
+    "expiry_date",
+    "is_active",
+    "created_at",
+    "updated_at",
+    "company_namespace",
+)
+_AT = {name: position for position, name in enumerate(ROW_FIELDS)}
+ID, WORKORDER, NAMESPACES, CREATED_AT, RAW = 0, 1, 7, 5, len(ROW_FIELDS)
+
+
+def row_of(link: Link, raw: Any) -> Row:
+    """``link``'s row, with ``raw`` (its encoding, or any tag) in the last place."""
+    fields = [link.get(name) for name in ROW_FIELDS[:NAMESPACES]]
+    return (*fields, tuple(link.get("company_namespace") or ()), raw)
+
 
 # expiry_date comes from clients in any RFC 3339 form, so it is compared as
 # a time; created_at and updated_at are always written by the store in one
@@ -46,14 +68,17 @@ class LinkQuery:
         )
 
     def matches(self, link: Link) -> bool:
+        return self.matches_row(row_of(link, None))
+
+    def matches_row(self, row: Row) -> bool:
         return (
-            (self.workorder is None or link["workorder"] == self.workorder)
-            and (self.is_active is None or link["is_active"] is self.is_active)
-            and (self.link_type is None or link["link_type"] == self.link_type)
-            and (not self.ids or link["_id"] in self.ids)
+            (self.workorder is None or row[WORKORDER] == self.workorder)
+            and (self.is_active is None or row[_AT["is_active"]] is self.is_active)
+            and (self.link_type is None or row[_AT["link_type"]] == self.link_type)
+            and (not self.ids or row[ID] in self.ids)
             and (
                 not self.company_namespace
-                or not set(self.company_namespace).isdisjoint(link["company_namespace"])
+                or not set(self.company_namespace).isdisjoint(row[NAMESPACES])
             )
         )
 
@@ -75,14 +100,21 @@ def _expiry_order(value: str | None) -> tuple[int, Any]:
     return (0, 0) if value is None else (1, parse_datetime(value))
 
 
-def _column(name: str, links: Iterable[Link]) -> Iterable[Any]:
-    """Each link's sort key for field ``name``, computed at C speed where it can be."""
-    values = map(itemgetter(name), links)
+def _column(name: str, rows: Iterable[Row]) -> Iterable[Any]:
+    """Each row's sort key for field ``name``, computed at C speed where it can be."""
+    values = map(itemgetter(_AT[name]), rows)
     # Every other sortable field is never null and compares as stored.
     return map(_expiry_order, values) if name in PARSED_DATE_FIELDS else values
 
 
 def sort_links(links: Iterable[Link], sort: str) -> list[Link]:
+    """``links`` in ``sort`` order (see ``sort_rows``)."""
+    listed = list(links)
+    rows = [row_of(link, position) for position, link in enumerate(listed)]
+    return [listed[row[RAW]] for row in sort_rows(rows, sort)]
+
+
+def sort_rows(rows: Iterable[Row], sort: str) -> list[Row]:
     """Order by each comma-separated field (``-`` for descending), ties by ``_id``.
 
     Sorting from the least significant key to the most significant with a
@@ -90,7 +122,7 @@ def sort_links(links: Iterable[Link], sort: str) -> list[Link]:
     direction of the last field, so an order and its reverse mirror exactly.
     """
     keys = [(part.lstrip("-"), part.startswith("-")) for part in sort.split(",")]
-    ordered = sorted(links, key=itemgetter("_id"), reverse=keys[-1][1])
+    ordered = sorted(rows, key=itemgetter(ID), reverse=keys[-1][1])
     for name, descending in reversed(keys):
         column = list(_column(name, ordered))
         positions = sorted(range(len(ordered)), key=column.__getitem__, reverse=descending)
@@ -98,8 +130,8 @@ def sort_links(links: Iterable[Link], sort: str) -> list[Link]:
     return ordered
 
 
-def first_links(links: Collection[Link], sort: str, count: int) -> list[Link]:
-    """The first ``count`` of ``links`` in ``sort`` order, the same as ``sort_links``.
+def first_rows(rows: Collection[Row], sort: str, count: int) -> list[Row]:
+    """The first ``count`` of ``rows`` in ``sort`` order, the same as ``sort_rows``.
 
     A page deep in a large store needs the links before it in order, not all of
     them: a top-k selection (heapq) is linear, where a full sort is not. An
@@ -107,15 +139,15 @@ def first_links(links: Collection[Link], sort: str, count: int) -> list[Link]:
     """
     keys = [(part.lstrip("-"), part.startswith("-")) for part in sort.split(",")]
     descending = {direction for _, direction in keys}
-    if len(descending) > 1 or count * 4 >= len(links):
-        return sort_links(links, sort)[:count]
-    listed = list(links)
-    # Rows of (key, ..., _id, position), built and compared in C: a key function
-    # called per link would cost more than the selection itself.
+    if len(descending) > 1 or count * 4 >= len(rows):
+        return sort_rows(rows, sort)[:count]
+    listed = list(rows)
+    # Keys of (field, ..., _id, position), built and compared in C: a key
+    # function called per row would cost more than the selection itself.
     columns = [_column(name, listed) for name, _ in keys]
-    rows = zip(*columns, map(itemgetter("_id"), listed), range(len(listed)), strict=True)
+    keyed = zip(*columns, map(itemgetter(ID), listed), range(len(listed)), strict=True)
     pick = heapq.nlargest if descending == {True} else heapq.nsmallest
-    return [listed[row[-1]] for row in pick(count, rows)]
+    return [listed[key[-1]] for key in pick(count, keyed)]
 
 
 class CreationOrder:
@@ -125,11 +157,11 @@ class CreationOrder:
     def __init__(self) -> None:
         self._keys: SortedList = SortedList()
 
-    def add(self, link: Link) -> None:
-        self._keys.add((link["created_at"], link["_id"]))
+    def add(self, row: Row) -> None:
+        self._keys.add((row[CREATED_AT], row[ID]))
 
-    def discard(self, link: Link) -> None:
-        self._keys.discard((link["created_at"], link["_id"]))
+    def discard(self, row: Row) -> None:
+        self._keys.discard((row[CREATED_AT], row[ID]))
 
     def page_ids(self, descending: bool, start: int, count: int) -> list[str]:
         """The ids at positions ``start`` to ``start + count`` of the order."""

@@ -6,17 +6,21 @@ import json
 import logging
 import os
 import tempfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 from tinydb.storages import Storage
+
+from portal_mock.jsonbody import decoded, encoded
 
 logger = logging.getLogger(__name__)
 
 LINKS_TABLE = "links"
 META_TABLE = "meta"
 _TMP_PREFIX = ".portal-mock-snapshot-"
+_LINES_HEAD = b'{"%s":{\n' % LINKS_TABLE.encode()
 
 
 def fsync_folder(folder: Path) -> None:
@@ -55,12 +59,16 @@ class AtomicJSONStorage(Storage):
         return data
 
     def write(self, data: dict[str, dict[str, Any]]) -> None:
+        self.write_chunks([json.dumps(data, separators=(",", ":")).encode()])
+
+    def write_chunks(self, chunks: Iterable[bytes]) -> None:
+        """Write the JSON text made of ``chunks`` as the new file, durably."""
         folder = self.path.parent
         folder.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=folder)
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(data, handle, separators=(",", ":"))
+            with os.fdopen(fd, "wb") as handle:
+                handle.writelines(chunks)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(tmp, self.path)
@@ -80,22 +88,59 @@ def remove_leftovers(folder: Path) -> None:
         leftover.unlink(missing_ok=True)
 
 
-def read_snapshot(path: Path) -> tuple[list[dict[str, Any]], str | None]:
-    """The links and the last issued id stored in the snapshot at ``path``."""
-    # Straight from TinyDB's storage: its table API copies every document twice,
-    # which at 100,000 links was most of the start-up time and its peak memory.
+def read_snapshot(path: Path) -> tuple[list[bytes], str | None]:
+    """The links (each its JSON) and the last issued id stored in the snapshot at ``path``.
+
+    A snapshot this module wrote has one link per line, so each line is taken
+    as it is, never decoded as part of the whole: at 100,000 links, decoding
+    the whole file held every link as dicts at once. Any other TinyDB file is
+    read whole, by TinyDB's storage (its table API copies each document twice).
+    """
+    try:
+        with path.open("rb") as handle:
+            first = handle.readline()
+            if first == _LINES_HEAD:
+                return _read_lines(handle)
+    except FileNotFoundError:
+        return [], None
     data = AtomicJSONStorage(path).read() or {}
-    links = list(data.get(LINKS_TABLE, {}).values())
-    meta = data.get(META_TABLE, {}).get("1")
-    last_id = meta.get("last_id") if isinstance(meta, dict) else None
-    return links, last_id
+    links = [encoded(link) for link in data.get(LINKS_TABLE, {}).values()]
+    return links, _last_id(data.get(META_TABLE, {}))
 
 
-def write_snapshot(path: Path, links: list[dict[str, Any]], last_id: str | None) -> int:
-    """Replace the snapshot with ``links`` in TinyDB's layout; return its size in bytes."""
-    data = {
-        LINKS_TABLE: {str(number): link for number, link in enumerate(links, start=1)},
-        META_TABLE: {"1": {"last_id": last_id}} if last_id else {},
-    }
-    AtomicJSONStorage(path).write(data)
+def _read_lines(handle: BinaryIO) -> tuple[list[bytes], str | None]:
+    links: list[bytes] = []
+    for line in handle:
+        if line.startswith(b'"'):
+            # '"7":{...},' -> '{...}'
+            links.append(line[line.index(b":") + 1 :].rstrip(b",\r\n"))
+        elif line.startswith(b"},"):
+            # '},"meta":{...}}' closes the links and the file.
+            meta = decoded(b"{" + line[2:].strip()).get(META_TABLE, {})
+            return links, _last_id(meta)
+    raise ValueError("the snapshot ends before its meta table: it is cut short")
+
+
+def _last_id(meta: dict[str, Any]) -> str | None:
+    found = meta.get("1")
+    return found.get("last_id") if isinstance(found, dict) else None
+
+
+def write_snapshot(path: Path, links: list[bytes], last_id: str | None) -> int:
+    """Replace the snapshot with ``links`` (each its JSON) in TinyDB's layout; return its size.
+
+    The links are written as they are held, already encoded: a compaction
+    neither decodes nor re-encodes 100,000 links while requests wait for the GIL.
+    """
+    meta = {"1": {"last_id": last_id}} if last_id else {}
+
+    def chunks() -> Iterator[bytes]:
+        # One link per line (JSON text may break lines between tokens), so that
+        # read_snapshot can take each line as it is.
+        yield _LINES_HEAD
+        for number, link in enumerate(links, start=1):
+            yield b'"%d":%s%s\n' % (number, link, b"," if number < len(links) else b"")
+        yield b'},"%s":%s}\n' % (META_TABLE.encode(), json.dumps(meta).encode())
+
+    AtomicJSONStorage(path).write_chunks(chunks())
     return path.stat().st_size
