@@ -10,6 +10,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from portal_mock.jsonbody import encoded
+from portal_mock.store.snapshot import write_snapshot
+
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "openapi" / "workorder-portal-links.yaml"
 FIXTURES = ROOT / "fixtures" / "workorder-portal-links.json"
@@ -67,13 +70,9 @@ def make_links(count: int) -> list[Link]:
 
 
 def write_store_snapshot(path: Path, links: list[Link]) -> None:
-    """Write ``links`` in the store's TinyDB file format, as if it had created them."""
-    data = {
-        "links": {str(n): link for n, link in enumerate(links, start=1)},
-        "meta": {"1": {"last_id": max(link["_id"] for link in links)}} if links else {},
-    }
-    with path.open("w", encoding="utf-8") as handle:
-        json.dump(data, handle)
+    """Write ``links`` as the store's own snapshot, as if it had created them."""
+    last_id = max(link["_id"] for link in links) if links else None
+    write_snapshot(path, [encoded(link) for link in links], last_id)
 
 
 def write_json_server_db(path: Path, links: list[Link]) -> None:

@@ -97,6 +97,9 @@ def nearest_rank(latencies: Sequence[float], q: float) -> float:
     return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)] if ordered else math.nan
 
 
+SORTABLE = ("_id", "workorder", "link_type", "expiry_date", "is_active", "created_at", "updated_at")
+
+
 def page_path(dialect: Dialect, page: int, size: int) -> str:
     return f"/{COLLECTION}?" + dialect.page_query.format(page=page, size=size)
 
@@ -109,6 +112,11 @@ def request_for(operation: str, target: Target, seq: int) -> Request:
             return Request("GET", page_path(target.dialect, 1, PAGE_SIZE), None)
         case "list_1":
             return Request("GET", page_path(target.dialect, 1, 1), None)
+        case "list_sorted":
+            # Each sortable field in turn, ascending then descending.
+            field = SORTABLE[seq % len(SORTABLE)]
+            order = field if (seq // len(SORTABLE)) % 2 == 0 else f"-{field}"
+            return Request("GET", f"{page_path(target.dialect, 1, PAGE_SIZE)}&sort={order}", None)
         case "list_workorder":
             workorder = target.workorders[seq % len(target.workorders)]
             return Request("GET", f"{base}?workorder={workorder}", None)

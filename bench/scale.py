@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import itertools
 import json
 import time
 from collections.abc import Callable
@@ -24,10 +25,18 @@ import aiohttp
 import load
 import peers
 from data import make_links, write_store_snapshot
+from portal_mock.jsonbody import decoded
+from portal_mock.store.journal import Journal
+from portal_mock.store.snapshot import read_snapshot
 
 SIZES = (1_000, 10_000, 100_000)
-# Create, a list filtered by work order (4 links match), the unfiltered first page.
-OPERATIONS = ("create", "list_workorder", "list")
+# Create, a list filtered by work order (4 links match), the unfiltered first page,
+# a first page sorted by each sortable field in turn.
+OPERATIONS = ("create", "list_workorder", "list", "list_sorted")
+# Creates timed while a compaction runs: the journal is filled first to just
+# under the snapshot's size, so that the first creates start one.
+COMPACTING = "create_compacting"
+_JOURNAL_MARGIN = 64 * 1024
 PROBES = 100
 WARMUP = 2
 
@@ -39,6 +48,7 @@ class ScaleResult:
     file_bytes: int
     peak_rss: int = 0
     results: dict[str, load.Result] = field(default_factory=dict)
+    compaction_started: bool | None = None
 
 
 def samples_for(size: int, most: int) -> int:
@@ -123,9 +133,45 @@ def measure(size: int, workdir: Path, most: int, time_cap: float) -> ScaleResult
             result.results[operation] = asyncio.run(timing)
             print(f"  {size:>7} links  {operation:<15} {_summary(result.results[operation])}")
     result.peak_rss = server.memory.peak_rss
+    if size == max(SIZES):
+        timed, result.compaction_started = _while_compacting(db, workdir, probes, samples, time_cap)
+        result.results[COMPACTING] = timed
     for leftover in workdir.glob(f"{db.name}*"):
         leftover.unlink()
     return result
+
+
+def _while_compacting(
+    db: Path, workdir: Path, probes: load.Target, samples: int, time_cap: float
+) -> tuple[load.Result, bool]:
+    """Creates one at a time while the store folds a journal as large as its snapshot;
+    and whether a compaction started (the journal was sealed and begun afresh)."""
+    journal = db.with_name(db.name + ".journal")
+    full = _fill_journal(db, journal)
+    with peers.ours(db, workdir) as server:
+        target = dataclasses.replace(probes, url=server.url)
+        timing = _time("create", target, max(samples, 200), time_cap, server.memory.cpu_seconds)
+        result = asyncio.run(timing)
+        result.operation = COMPACTING
+        started = journal.stat().st_size < full
+    print(f"  {'':>7}        {COMPACTING:<15} {_summary(result)} compaction started: {started}")
+    return result, started
+
+
+def _fill_journal(db: Path, path: Path) -> int:
+    """Journal re-puts of the stored links up to just under the snapshot's size; its size."""
+    links, _ = read_snapshot(db)
+    journal = Journal(path)
+    try:
+        goal = db.stat().st_size - _JOURNAL_MARGIN
+        for start in itertools.count(0, 1000):
+            batch = links[start % len(links) :][:1000]
+            journal.append_many([{"put": decoded(raw)} for raw in batch])
+            if journal.size >= goal:
+                return journal.size
+    finally:
+        journal.close()
+    raise AssertionError("unreachable")
 
 
 def _summary(result: load.Result) -> str:
