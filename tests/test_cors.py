@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from typing import Any
 
@@ -9,6 +10,7 @@ import pytest
 from conftest import AUTH, BASE, WORKORDER
 
 from portal_mock.app import create_app
+from portal_mock.cors import PathCORSMiddleware
 from portal_mock.settings import Settings
 from portal_mock.store import LinkStore
 
@@ -175,3 +177,31 @@ def test_no_cors_sends_no_cors_headers_and_refuses_options(mock_for: Any) -> Non
     plain = mock.get(BASE, headers=browser(**AUTH))
     assert plain.status_code == 200
     assert not any(name.startswith("access-control-") for name in plain.headers)
+
+
+@pytest.mark.parametrize("path", [BASE, "/__mock/openapi.json", f"{BASE}/{SOME_ID}"])
+def test_an_answer_to_a_request_without_origin_varies_by_origin_and_grants_nothing(
+    mock_for: Any, path: str
+) -> None:
+    """Caches must not hand this answer to a browser page that sends an Origin."""
+    response = mock_for().get(path, headers=AUTH)
+    assert response.headers.get_list("vary") == ["Origin"]
+    assert not [name for name in response.headers if name.startswith("access-control-")]
+
+
+def test_vary_set_by_the_app_keeps_its_values_beside_origin() -> None:
+    async def varying(scope: Any, receive: Any, send: Any) -> None:
+        await send(
+            {"type": "http.response.start", "status": 204, "headers": [(b"vary", b"Prefer")]}
+        )
+        await send({"type": "http.response.body", "body": b""})
+
+    middleware = PathCORSMiddleware(varying, lambda _path: [], ["*"], None)
+    sent: list[Any] = []
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "GET", "path": "/", "headers": []}
+    asyncio.run(middleware(scope, None, send))
+    assert sent[0]["headers"] == [(b"vary", b"Prefer, Origin")]
