@@ -34,8 +34,10 @@ RESULTS = Path(__file__).resolve().parent / "results"
 RUNS = {"list": 200, "get": 600, "update": 400, "create": 400}
 STORE, REQUEST, RESPONSE = "store", "request validation", "response validation"
 SECURITY, JSON, HANDLER = "API key check", "JSON (de)serialisation", "handler"
-LAYERS, OTHER = "Connexion and Starlette layers", "other (event loop, bench driver)"
+LAYERS = "HTTP layers (Connexion, Starlette, the direct route)"
+OTHER = "other (event loop, bench driver)"
 CATEGORIES = (STORE, REQUEST, RESPONSE, SECURITY, JSON, HANDLER, LAYERS, OTHER)
+DIRECT_CHECKS = {"_arguments": REQUEST, "_json_body": REQUEST, "_off_spec": RESPONSE}
 STORE_FILES = ("/portal_mock/store/",)
 STORE_FILES += ("/tinydb/", "/filelock/")
 VALIDATION_FILES = ("/connexion/validators/", "/jsonschema/", "/portal_mock/validation.py")
@@ -54,10 +56,12 @@ def category(current: str, frame: Frame) -> str:
     path = (frame.file_path or "").replace("\\", "/")
     if current == STORE or any(marker in path for marker in STORE_FILES):
         return STORE
-    if "/json/" in path or path.endswith("/connexion/jsonifier.py"):
+    if "/json/" in path or path.endswith(("/connexion/jsonifier.py", "/portal_mock/jsonbody.py")):
         return JSON
     if path.endswith("/response_validation.py") and frame.function == "wrapped_send":
         return RESPONSE
+    if path.endswith("/portal_mock/fast_path.py") and frame.function in DIRECT_CHECKS:
+        return DIRECT_CHECKS[frame.function]
     if current == RESPONSE:
         return RESPONSE
     if any(marker in path for marker in VALIDATION_FILES):

@@ -339,19 +339,25 @@ async def _answer(op: Operation, arguments: dict[str, Any]) -> tuple[int, bytes,
         return _error(errors.unexpected_error_handler(None, exc))
     payload, status, *rest = result
     extra: dict[str, str] = rest[0] if rest else {}
-    schema, required = op.responses.get(status, (None, None))
-    lowered = {name.lower() for name in extra}
-    if required is None:
-        problem = f"{status} is not a documented status of {op.handler.__name__}."
-    elif missing := [name for name in required if name.lower() not in lowered]:
-        problem = f"The {status} answer lacks its required header(s) {', '.join(missing)}."
-    elif schema is not None and not compiled_for(schema).is_valid(payload):
-        problem = _refusal(schema, payload)
-    else:
+    problem = _off_spec(op, status, payload, extra)
+    if problem is None:
         return status, dumps(payload), extra
     # Logged as Connexion's response validation logs it; the client sees a plain 500.
     logger.error("Response body does not conform to specification: %s", problem)
     return _error(errors.error_response(500, errors.MESSAGES[500]))
+
+
+def _off_spec(op: Operation, status: int, payload: Any, extra: dict[str, str]) -> str | None:
+    """Why the answer breaks the operation's documented responses; None if it does not."""
+    schema, required = op.responses.get(status, (None, None))
+    lowered = {name.lower() for name in extra}
+    if required is None:
+        return f"{status} is not a documented status of {op.handler.__name__}."
+    if missing := [name for name in required if name.lower() not in lowered]:
+        return f"The {status} answer lacks its required header(s) {', '.join(missing)}."
+    if schema is not None and not compiled_for(schema).is_valid(payload):
+        return _refusal(schema, payload)
+    return None
 
 
 def _refusal(schema: dict[str, Any], payload: Any) -> str:
