@@ -228,3 +228,37 @@ def test_parse_datetime_reads_rfc3339_variants() -> None:
     assert parse_datetime("2026-01-02t03:04:05z") == parse_datetime("2026-01-02T03:04:05+00:00")
     assert parse_datetime("2016-12-31T23:59:60Z").second == 59
     assert parse_datetime("2026-01-02T05:04:05+02:00") == parse_datetime("2026-01-02T03:04:05Z")
+
+
+def test_the_default_order_and_its_reverse_are_read_from_the_index_not_sorted(
+    store: LinkStore, sample_links: list, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store.reset(sample_links)
+
+    def no_sorting(*_args: object) -> list:
+        raise AssertionError("the default order must not sort")
+
+    monkeypatch.setattr("portal_mock.store.link_store.first_rows", no_sorting)
+    for sort in (DEFAULT_SORT, DEFAULT_SORT.lstrip("-")):
+        found, paged = store.search(LinkQuery(sort=sort, page=2, per_page=5))
+        assert [link["_id"] for link in found] == [
+            link["_id"] for link in sort_links(sample_links, sort)[5:10]
+        ]
+        assert paged["total"] == len(sample_links)
+
+
+def test_a_snapshot_of_the_stores_own_is_never_decoded_whole(
+    tmp_path: Path, sample_links: list, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "db.json"
+    first = LinkStore(path)
+    first.reset(sample_links)
+    first.close()
+
+    def whole(*_args: object) -> None:
+        raise AssertionError("read whole")
+
+    monkeypatch.setattr("portal_mock.store.snapshot.AtomicJSONStorage.read", whole)
+    reopened = LinkStore(path)
+    assert reopened.count() == len(sample_links)
+    reopened.close()
