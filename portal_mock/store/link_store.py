@@ -268,7 +268,8 @@ class LinkStore:
         if last_id:
             self._ids.observe(last_id)
         for raw in links:
-            self._put_row(row_of(decoded(raw), raw))
+            self._put_row(row_of(decoded(raw), raw), ordered=False)
+        self._by_creation.add_many(self._links.values())
         for record in records:
             self._apply(record)
 
@@ -284,13 +285,15 @@ class LinkStore:
     def _put(self, link: Link) -> None:
         self._put_row(row_of(link, encoded(link)))
 
-    def _put_row(self, row: Row) -> None:
+    def _put_row(self, row: Row, ordered: bool = True) -> None:
+        """Store ``row``; ``ordered=False`` leaves the creation order to the caller."""
         link_id = row[ID]
         self._remove(link_id)
         self._links[link_id] = row
         self._ids.observe(link_id)
         self._by_workorder[row[WORKORDER]].add(link_id)
-        self._by_creation.add(row)
+        if ordered:
+            self._by_creation.add(row)
         for namespace in row[NAMESPACES]:
             self._by_namespace[namespace].add(link_id)
 
