@@ -78,6 +78,8 @@ class Operation:
     pattern: re.Pattern[str]
     path: list[Parameter]
     query: dict[str, Parameter]
+    # Query parameters a request must send: one without them goes to Connexion (400).
+    required: frozenset[str]
     defaults: dict[str, Any]
     # Headers only Connexion's stack can honour: a request that sends one goes there.
     header_names: frozenset[bytes]
@@ -117,7 +119,12 @@ def _operation(
 ) -> Operation | None:
     """The direct route of one operation, or None where only Connexion can serve it."""
     params = [*item.get("parameters", []), *op.get("parameters", [])]
-    if any(p["in"] == "cookie" or (p["in"] == "query" and not _plain_array(p)) for p in params):
+    if any(
+        p["in"] == "cookie"
+        or (p["in"] == "query" and not _plain_array(p))
+        or (p["in"] == "header" and p.get("required"))
+        for p in params
+    ):
         return None
     signature = inspect.signature(handler).parameters.values()
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in signature)
@@ -144,6 +151,7 @@ def _operation(
         pattern=re.compile(re.escape(base) + regex),
         path=[_parameter(p) for p in params if p["in"] == "path"],
         query=query,
+        required=frozenset(p["name"] for p in params if p["in"] == "query" and p.get("required")),
         defaults=defaults,
         header_names=_MOCK_HEADERS
         | frozenset(p["name"].lower().encode() for p in params if p["in"] == "header"),
@@ -258,12 +266,12 @@ class FastPathMiddleware:
             if (typed := parameter.parse([value])) is None:
                 return None
             arguments[parameter.argument] = typed
-        query = _query_arguments(op.query, scope["query_string"])
+        query = _query_arguments(op, scope["query_string"])
         return None if query is None else {**arguments, **query}
 
 
-def _query_arguments(parameters: dict[str, Parameter], raw: bytes) -> dict[str, Any] | None:
-    """The query's typed arguments; None for an unknown name or a value in doubt."""
+def _query_arguments(op: Operation, raw: bytes) -> dict[str, Any] | None:
+    """The query's typed arguments; None for an unknown or missing name or a value in doubt."""
     text = raw.decode("latin-1")
     try:
         pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text), errors="strict")
@@ -272,9 +280,11 @@ def _query_arguments(parameters: dict[str, Parameter], raw: bytes) -> dict[str, 
     values: dict[str, list[str]] = {}
     for name, value in pairs:
         values.setdefault(name, []).append(value)
+    if not op.required <= values.keys():
+        return None
     arguments = {}
     for name, given in values.items():
-        parameter = parameters.get(name)
+        parameter = op.query.get(name)
         typed = None if parameter is None else parameter.parse(given)
         if parameter is None or typed is None:
             return None

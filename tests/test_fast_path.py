@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -332,3 +333,24 @@ def test_a_page_number_past_64_bits_is_answered_like_any_other(client: Any) -> N
     assert response.status_code == 200, response.text
     assert response.json()["paging"]["page"] == page
     assert response.json()["data"] == []
+
+
+def test_a_request_without_a_required_parameter_goes_to_connexion(
+    spec: dict[str, Any], filled: LinkStore
+) -> None:
+    """A spec edited to require a query parameter: missing, it is Connexion's 400 to give."""
+    edited = copy.deepcopy(spec)
+    page = edited["components"]["parameters"]["Page"]
+    page["required"] = True
+    middleware, recorder = direct(edited)
+    assert call(middleware, filled, "GET", f"{BASE}?per_page=5")[0] == 599
+    assert call(middleware, filled, "GET", f"{BASE}?page=1")[0] == 200
+    assert len(recorder.bodies) == 1
+
+
+def test_an_operation_with_a_required_header_is_left_to_connexion(spec: dict[str, Any]) -> None:
+    edited = copy.deepcopy(spec)
+    session = edited["components"]["parameters"]["MockSession"]
+    session["required"] = True
+    routes = direct_routes(edited, "", resolve_handlers)
+    assert routes == {}, "every operation here takes the mock-session header"
