@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from conftest import API_KEY, WORKORDER, RunningServer
+from filelock import FileLock
 
 from portal_mock.paths import DEFAULT_SPEC
 
@@ -249,12 +250,15 @@ def npm_tools(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
     folder = cache.mkdir("generated-clients") if cache else tmp_path_factory.mktemp("npm")
     wanted = "".join((CLIENTS / name).read_text(encoding="utf-8") for name in NPM_FILES)
     stamp = folder / "installed-from"
-    if not stamp.is_file() or stamp.read_text(encoding="utf-8") != wanted:
-        stamp.unlink(missing_ok=True)
-        for name in NPM_FILES:
-            shutil.copyfile(CLIENTS / name, folder / name)
-        run([npm, "ci", "--no-audit", "--no-fund"], cwd=folder, timeout=600)
-        stamp.write_text(wanted, encoding="utf-8")
+    # pytest-xdist workers share the cache: on a fresh one, two concurrent `npm ci`
+    # runs in one folder remove each other's files (npm's ENOTEMPTY).
+    with FileLock(folder.parent / "generated-clients.lock", timeout=900):
+        if not stamp.is_file() or stamp.read_text(encoding="utf-8") != wanted:
+            stamp.unlink(missing_ok=True)
+            for name in NPM_FILES:
+                shutil.copyfile(CLIENTS / name, folder / name)
+            run([npm, "ci", "--no-audit", "--no-fund"], cwd=folder, timeout=600)
+            stamp.write_text(wanted, encoding="utf-8")
     return folder
 
 
