@@ -1,9 +1,9 @@
 """Group commit: one writer thread makes queued journal records durable, many per fsync.
 
-A write computes its record, queues it here and waits on the future it gets
+A write computes its change (``changes.Change``), queues it here and waits on the future it gets
 back: a thread waits with ``result()``, a coroutine awaits it without blocking
-the event loop. The writer thread takes every record queued so far, appends
-them to the journal with one fsync, hands them to ``committed`` (which applies
+the event loop. The writer thread takes every change queued so far, appends
+their records to the journal with one fsync, hands them to ``committed`` (which applies
 them to memory) and only then resolves their futures, so an acknowledged write
 is on disk and visible. When the journal refuses a batch, ``failed`` is told
 and decides what else fails with it.
@@ -15,14 +15,13 @@ import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Any
 
+from portal_mock.store.changes import Change
 from portal_mock.store.journal import Journal, JournalWriteFailed
 
 logger = logging.getLogger(__name__)
 
-Record = dict[str, Any]
-Queued = tuple[Record, "Future[None]"]
+Queued = tuple[Change, "Future[None]"]
 
 
 class GroupCommit:
@@ -43,12 +42,12 @@ class GroupCommit:
         self._thread = threading.Thread(target=self._run, name="portal-mock-journal", daemon=True)
         self._thread.start()
 
-    def submit(self, record: Record) -> Future[None]:
+    def submit(self, change: Change) -> Future[None]:
         future: Future[None] = Future()
         with self._ready:
             if self._closing:
                 raise RuntimeError("the store is closed")
-            self._queue.append((record, future))
+            self._queue.append((change, future))
             self._ready.notify()
         return future
 
@@ -77,7 +76,7 @@ class GroupCommit:
     def _run(self) -> None:
         while (batch := self._next_batch()) is not None:
             try:
-                self._journal.append_many([record for record, _ in batch])
+                self._journal.append_many([change.record for change, _ in batch])
             except JournalWriteFailed as exc:
                 self._failed(batch, exc)
                 continue

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import json
 import logging
 import os
 import zlib
@@ -11,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from portal_mock.jsonbody import decoded, encoded
 from portal_mock.store.snapshot import fsync_folder
 
 logger = logging.getLogger(__name__)
@@ -29,9 +29,13 @@ class JournalWriteFailed(OSError):
     """A record could not be made durable; the journal is as it was before it."""
 
 
-def encode(record: dict[str, Any]) -> bytes:
-    body = json.dumps(record, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+def line(body: bytes) -> bytes:
+    """The journal line of a record already encoded as JSON: its checksum, then itself."""
     return b"%08x %s\n" % (zlib.crc32(body), body)
+
+
+def encode(record: dict[str, Any]) -> bytes:
+    return line(encoded(record))
 
 
 def decode(line: bytes) -> dict[str, Any] | None:
@@ -40,7 +44,7 @@ def decode(line: bytes) -> dict[str, Any] | None:
     try:
         if int(checksum, 16) != zlib.crc32(body):
             return None
-        record: dict[str, Any] = json.loads(body)
+        record: dict[str, Any] = decoded(body)
     except ValueError:
         return None
     return record
@@ -81,9 +85,10 @@ class Journal:
             os.fsync(self._fd)
             self.size = keep
 
-    def append_many(self, records: list[dict[str, Any]]) -> None:
-        """Write ``records`` with one fsync, or raise JournalWriteFailed having written none."""
-        data = b"".join(encode(record) for record in records)
+    def append_many(self, records: list[bytes]) -> None:
+        """Write ``records`` (each encoded JSON) with one fsync, or raise JournalWriteFailed
+        having written none."""
+        data = b"".join(map(line, records))
         if not self._undo_failed_append():
             raise JournalWriteFailed(errno.EIO, "the journal still ends in a failed write")
         try:

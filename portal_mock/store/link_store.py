@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import copy
 import gc
 import logging
 import threading
@@ -26,6 +25,7 @@ from typing import Any
 from filelock import FileLock, Timeout
 
 from portal_mock.jsonbody import decoded, encoded
+from portal_mock.store.changes import Change
 from portal_mock.store.commit import GroupCommit, Queued
 from portal_mock.store.ids import ObjectIdFactory
 from portal_mock.store.journal import Journal, JournalWriteFailed
@@ -90,15 +90,6 @@ Future = concurrent.futures.Future
 # A change with nothing to wait for: in memory only, or already durable.
 _DONE: Future[None] = Future()
 _DONE.set_result(None)
-
-
-def _touched(record: Mapping[str, Any]) -> list[tuple[str, Link | None]]:
-    """The links a journal record writes, each with its new version (None: deleted)."""
-    if "put" in record:
-        return [(record["put"]["_id"], record["put"])]
-    if "delete" in record:
-        return [(record["delete"], None)]
-    return [(link["_id"], link) for link in record.get("put_many", ())]
 
 
 @contextlib.contextmanager
@@ -247,8 +238,8 @@ class LinkStore:
         self._by_namespace: defaultdict[str, set[str]] = defaultdict(set)
         self._by_creation = CreationOrder()
         self._ids = ObjectIdFactory()
-        # Changes queued but not yet durable: the newest version of each link, with its future.
-        self._pending: dict[str, tuple[Link | None, Future[None]]] = {}
+        # Changes queued but not yet durable: the newest row of each link, with its future.
+        self._pending: dict[str, tuple[Row | None, Future[None]]] = {}
         self._commits: GroupCommit | None = None
         self._disk = _Disk(path) if path is not None else None
         if self._disk is not None:
@@ -274,6 +265,7 @@ class LinkStore:
             self._apply(record)
 
     def _apply(self, record: Mapping[str, Any]) -> None:
+        """A journal record read back at start-up."""
         if "put" in record:
             self._put(record["put"])
         elif "delete" in record:
@@ -281,6 +273,12 @@ class LinkStore:
         elif "put_many" in record:
             for link in record["put_many"]:
                 self._put(link)
+
+    def _apply_change(self, change: Change) -> None:
+        for row in change.puts:
+            self._put_row(row)
+        for link_id in change.deletes:
+            self._remove(link_id)
 
     def _put(self, link: Link) -> None:
         self._put_row(row_of(link, encoded(link)))
@@ -307,9 +305,7 @@ class LinkStore:
 
     def _current(self, link_id: str) -> Link | None:
         """The link as the next write must see it: its queued change, else memory."""
-        if link_id in self._pending:
-            return self._pending[link_id][0]
-        row = self._links.get(link_id)
+        row = self._pending[link_id][0] if link_id in self._pending else self._links.get(link_id)
         return None if row is None else _link(row)
 
     def _settled(self, link_id: str) -> Future[None]:
@@ -317,25 +313,25 @@ class LinkStore:
         queued = self._pending.get(link_id)
         return queued[1] if queued is not None else _DONE
 
-    def _queue(self, record: dict[str, Any]) -> Future[None]:
-        """Queue ``record`` (the caller holds ``_writing``); it reaches memory once durable."""
+    def _queue(self, change: Change) -> Future[None]:
+        """Queue ``change`` (the caller holds ``_writing``); it reaches memory once durable."""
         if self._commits is None:
             with self._lock:
-                self._apply(record)
+                self._apply_change(change)
             return _DONE
-        future = self._commits.submit(record)
-        for link_id, link in _touched(record):
-            self._pending[link_id] = (link, future)
+        future = self._commits.submit(change)
+        for link_id, row in change.touched():
+            self._pending[link_id] = (row, future)
         return future
 
     def _committed(self, batch: list[Queued]) -> None:
         """The writer thread's report: ``batch`` is on disk; apply it, compact if due."""
         with self._writing:
             with self._lock:
-                for record, _ in batch:
-                    self._apply(record)
-            for record, future in batch:
-                for link_id, _ in _touched(record):
+                for change, _ in batch:
+                    self._apply_change(change)
+            for change, future in batch:
+                for link_id, _ in change.touched():
                     if self._settled(link_id) is future:
                         del self._pending[link_id]
             if self._disk is not None and self._disk.compact_due():
@@ -443,9 +439,8 @@ class LinkStore:
     def _create(self, fields: Mapping[str, Any]) -> tuple[Link, Future[None]]:
         with self._writing:
             now = utc_now()
-            link = {"_id": self._ids.new(), **copy.deepcopy(dict(fields))}
-            link.update(created_at=now, updated_at=now)
-            return link, self._queue({"put": link})
+            link = {"_id": self._ids.new(), **fields, "created_at": now, "updated_at": now}
+            return link, self._queue(Change.put(link))
 
     def update(self, link_id: str, changes: Mapping[str, Any]) -> Link | None:
         """Apply ``changes`` to a link; ``updated_at`` moves only if a value changed."""
@@ -461,13 +456,11 @@ class LinkStore:
     def _update(self, link_id: str, changes: Mapping[str, Any]) -> tuple[Link | None, Future[None]]:
         with self._writing:
             current = self._current(link_id)
-            changed = {
-                k: copy.deepcopy(v) for k, v in changes.items() if current and current.get(k) != v
-            }
+            changed = {k: v for k, v in changes.items() if current and current.get(k) != v}
             if current is None or not changed:
                 return current, self._settled(link_id)
             link = {**current, **changed, "updated_at": utc_after(current["updated_at"])}
-            return link, self._queue({"put": link})
+            return link, self._queue(Change.put(link))
 
     def delete(self, link_id: str) -> bool:
         found, future = self._delete(link_id)
@@ -483,7 +476,7 @@ class LinkStore:
         with self._writing:
             if self._current(link_id) is None:
                 return False, self._settled(link_id)
-            return True, self._queue({"delete": link_id})
+            return True, self._queue(Change.delete(link_id))
 
     def export(self) -> list[Link]:
         """Every link, as stored (a copy), in no particular order."""
@@ -495,13 +488,10 @@ class LinkStore:
         """Store whole links under fresh ``_id``s, in one journal record; return the ids."""
         with self._writing:
             fresh = [
-                {
-                    "_id": self._ids.new(),
-                    **{k: copy.deepcopy(v) for k, v in link.items() if k != "_id"},
-                }
+                {"_id": self._ids.new(), **{k: v for k, v in link.items() if k != "_id"}}
                 for link in links
             ]
-            future = self._queue({"put_many": fresh}) if fresh else _DONE
+            future = self._queue(Change.put_many(fresh)) if fresh else _DONE
         future.result()
         return [link["_id"] for link in fresh]
 
@@ -510,7 +500,7 @@ class LinkStore:
 
         It waits until no change is queued, so that none lands after it.
         """
-        fresh = copy.deepcopy(links or [])
+        fresh = Change.put_many(links or ())
         while True:
             with self._writing:
                 if not self._pending:
@@ -519,12 +509,12 @@ class LinkStore:
                 queued = [future for _, future in self._pending.values()]
             concurrent.futures.wait(queued)
 
-    def _replace_all(self, fresh: list[Link]) -> None:
-        for link in fresh:
-            self._ids.observe(link["_id"])
+    def _replace_all(self, fresh: Change) -> None:
+        for row in fresh.puts:
+            self._ids.observe(row[ID])
         if self._disk is not None:
             try:
-                self._disk.compact([encoded(link) for link in fresh], self._ids.last)
+                self._disk.compact([row[RAW] for row in fresh.puts], self._ids.last)
             except OSError as exc:
                 raise StoreWriteFailed(f"cannot write the snapshot: {exc}") from exc
         with self._lock:
@@ -532,5 +522,4 @@ class LinkStore:
             self._by_workorder.clear()
             self._by_namespace.clear()
             self._by_creation = CreationOrder()
-            for link in fresh:
-                self._put(link)
+            self._apply_change(fresh)
