@@ -67,20 +67,49 @@ def _compile(schema: dict[str, Any]) -> Any:
         return None
 
 
+# What filling in a schema's defaults takes, worked out once per schema: for
+# each property with a default or with defaults below it, its name, whether
+# it has a default, the default, and the same for its own properties.
+Step = tuple[str, bool, Any, "Plan"]
+Plan = tuple[Step, ...]
+_plans: dict[int, tuple[Any, Plan]] = {}
+
+
 def fill_defaults(schema: Any, instance: Any) -> None:
     """Fill in, in place, the defaults of every property ``instance`` leaves out, each a
     fresh copy, at every depth (a filled-in object gets its own properties' defaults).
 
     The same as the Python validator's default filling, for the schemas this
-    spec uses: ``properties`` and ``allOf``, objects within objects.
+    spec uses: ``properties`` and ``allOf``, objects within objects. The walk
+    over the schema is done once (``_plan``); a request only follows its steps.
     """
-    if not isinstance(schema, dict) or not isinstance(instance, dict):
-        return
+    found = _plans.get(id(schema))
+    if found is None or found[0] is not schema:
+        found = _plans[id(schema)] = (schema, _plan(schema))
+    _fill(found[1], instance)
+
+
+def _plan(schema: Any) -> Plan:
+    if not isinstance(schema, dict):
+        return ()
+    steps: list[Step] = []
     for name, subschema in schema.get("properties", {}).items():
         keyword = next((key for key in DEFAULT_KEYWORDS if key in subschema), None)
-        if keyword is not None and name not in instance:
-            instance[name] = copy.deepcopy(subschema[keyword])
-        if name in instance:
-            fill_defaults(subschema, instance[name])
+        below = _plan(subschema)
+        if keyword is not None or below:
+            steps.append((name, keyword is not None, subschema.get(keyword or ""), below))
     for subschema in schema.get("allOf", ()):
-        fill_defaults(subschema, instance)
+        steps.extend(_plan(subschema))
+    return tuple(steps)
+
+
+def _fill(plan: Plan, instance: Any) -> None:
+    if not isinstance(instance, dict):
+        return
+    for name, has_default, default, below in plan:
+        if name not in instance:
+            if not has_default:
+                continue
+            instance[name] = copy.deepcopy(default)
+        if below:
+            _fill(below, instance[name])

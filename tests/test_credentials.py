@@ -66,10 +66,10 @@ def test_created_and_regenerated_credentials_have_the_documented_format(
 ) -> None:
     link = create()
     regenerated = client.post(f"{BASE}/{link['_id']}/regenerate").json()["data"]
-    for credentials in (link, regenerated):
-        assert TOKEN.fullmatch(credentials["access_token"]), credentials["access_token"]
-        assert len(decoded(credentials["access_token"])) == 32
-        assert URL.fullmatch(credentials["url"]), credentials["url"]
+    for issued in (link, regenerated):
+        assert TOKEN.fullmatch(issued["access_token"]), issued["access_token"]
+        assert len(decoded(issued["access_token"])) == 32
+        assert URL.fullmatch(issued["url"]), issued["url"]
 
 
 def test_no_two_tokens_or_urls_are_equal_in_five_thousand() -> None:
