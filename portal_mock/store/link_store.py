@@ -16,7 +16,6 @@ import contextlib
 import gc
 import logging
 import threading
-from collections import defaultdict
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,6 +27,7 @@ from portal_mock.jsonbody import decoded, encoded
 from portal_mock.store.changes import Change
 from portal_mock.store.commit import GroupCommit, Queued
 from portal_mock.store.ids import ObjectIdFactory
+from portal_mock.store.index import IdIndex
 from portal_mock.store.journal import Journal, JournalWriteFailed
 from portal_mock.store.querying import (
     DEFAULT_SORT,
@@ -234,8 +234,8 @@ class LinkStore:
         self._lock = threading.Lock()
         self._writing = threading.Lock()
         self._links: dict[str, Row] = {}
-        self._by_workorder: defaultdict[str, set[str]] = defaultdict(set)
-        self._by_namespace: defaultdict[str, set[str]] = defaultdict(set)
+        self._by_workorder = IdIndex()
+        self._by_namespace = IdIndex()
         self._by_creation = CreationOrder()
         self._ids = ObjectIdFactory()
         # Changes queued but not yet durable: the newest row of each link, with its future.
@@ -289,19 +289,19 @@ class LinkStore:
         self._remove(link_id)
         self._links[link_id] = row
         self._ids.observe(link_id)
-        self._by_workorder[row[WORKORDER]].add(link_id)
+        self._by_workorder.add(row[WORKORDER], link_id)
         if ordered:
             self._by_creation.add(row)
         for namespace in row[NAMESPACES]:
-            self._by_namespace[namespace].add(link_id)
+            self._by_namespace.add(namespace, link_id)
 
     def _remove(self, link_id: str) -> None:
         row = self._links.pop(link_id, None)
         if row is not None:
-            self._by_workorder[row[WORKORDER]].discard(link_id)
+            self._by_workorder.discard(row[WORKORDER], link_id)
             self._by_creation.discard(row)
             for namespace in row[NAMESPACES]:
-                self._by_namespace[namespace].discard(link_id)
+                self._by_namespace.discard(namespace, link_id)
 
     def _current(self, link_id: str) -> Link | None:
         """The link as the next write must see it: its queued change, else memory."""
@@ -413,11 +413,9 @@ class LinkStore:
         if query.ids:
             sets.append(set(query.ids) & self._links.keys())
         if query.workorder is not None:
-            sets.append(self._by_workorder.get(query.workorder, set()))
+            sets.append(set(self._by_workorder.ids(query.workorder)))
         if query.company_namespace:
-            sets.append(
-                set().union(*(self._by_namespace.get(n, ()) for n in query.company_namespace))
-            )
+            sets.append(set().union(*(self._by_namespace.ids(n) for n in query.company_namespace)))
         return set.intersection(*sets)
 
     def get(self, link_id: str) -> Link | None:
