@@ -99,7 +99,7 @@ def test_a_terminal_gets_colours_and_a_pipe_does_not() -> None:
 
 
 def test_control_characters_in_a_path_cannot_drive_the_terminal() -> None:
-    entry = Entry(**{**ENTRY.__dict__, "path": "/x\x1b[2Jy", "query": ""})
+    entry = Entry(**{**ENTRY._asdict(), "path": "/x\x1b[2Jy", "query": ""})
     assert "\x1b" not in format_text(entry, colour=False)
 
 
@@ -120,6 +120,6 @@ def test_query_values_named_like_secrets_are_redacted(query: str, expected: str)
 def test_the_request_log_is_bounded_and_newest_first() -> None:
     log = RequestLog(size=3)
     for number in range(5):
-        log.add(Entry(**{**ENTRY.__dict__, "status": 200 + number}))
+        log.add(Entry(**{**ENTRY._asdict(), "status": 200 + number}))
     assert [e.status for e in log.recent(10)] == [204, 203, 202]
     assert [e.status for e in log.recent(2)] == [204, 203]

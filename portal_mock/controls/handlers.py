@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 
 from connexion import request
@@ -83,7 +82,7 @@ def _requests() -> RequestLog:
 
 def list_mock_requests(limit: int) -> Response:
     entries = _requests().recent(limit, request.headers.get(SESSION_HEADER))
-    return ok([asdict(entry) for entry in entries])
+    return ok([entry._asdict() for entry in entries])
 
 
 def clear_mock_requests() -> Response:
