@@ -180,10 +180,9 @@ def _key_header(spec: dict[str, Any], op: dict[str, Any]) -> tuple[bool, bytes |
 
 
 def direct_routes(
-    raw_spec: dict[str, Any], base: str, resolve: Callable[[str], Handler]
+    spec: Specification, base: str, resolve: Callable[[str], Handler]
 ) -> dict[str, list[Operation]]:
-    """Each method's direct routes, from the spec as Connexion resolves it."""
-    spec = Specification.from_dict(raw_spec)
+    """Each method's direct routes, from the spec as Connexion resolved it."""
     routes: dict[str, list[Operation]] = {}
     for template, item in spec["paths"].items():
         for method, op in item.items():

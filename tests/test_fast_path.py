@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 
 import pytest
 from conftest import API_KEY, AUTH, BASE, WORKORDER
+from connexion.spec import Specification
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -179,7 +180,7 @@ def resolve_handlers(operation_id: str) -> Any:
 
 def direct(spec: dict[str, Any], resolve: Callable[[str], Any] = resolve_handlers) -> Any:
     recorder = Recorder()
-    routes = direct_routes(spec, "", resolve)
+    routes = direct_routes(Specification.from_dict(spec), "", resolve)
     return FastPathMiddleware(recorder, routes, frozenset({API_KEY}), 1000), recorder
 
 
@@ -352,5 +353,5 @@ def test_an_operation_with_a_required_header_is_left_to_connexion(spec: dict[str
     edited = copy.deepcopy(spec)
     session = edited["components"]["parameters"]["MockSession"]
     session["required"] = True
-    routes = direct_routes(edited, "", resolve_handlers)
+    routes = direct_routes(Specification.from_dict(edited), "", resolve_handlers)
     assert routes == {}, "every operation here takes the mock-session header"
