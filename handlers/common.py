@@ -1,4 +1,4 @@
-"""What every handler shares: the caller's store, the success envelope, the 404."""
+"""What every handler shares: the caller's store and reach, the success envelope, the 404."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from connexion import request
 from connexion.context import scope as current
 
 from portal_mock.errors import error_body
+from portal_mock.key_scopes import EVERYWHERE, KeyScopes, Reach
 from portal_mock.sessions import SESSION_HEADER, Sessions, Workspace
 from portal_mock.store import LinkStore
 
@@ -42,3 +43,30 @@ def not_found(link_id: str) -> Response:
 
 def link_or_404(link: dict[str, Any] | None, link_id: str) -> Response:
     return ok(link) if link is not None else not_found(link_id)
+
+
+def reach() -> Reach:
+    """The namespaces the caller's key may act on; security accepted the key before.
+
+    An operation the spec leaves open (no key asked for) reaches every namespace.
+    """
+    state = current["state"]
+    wanted = state["key_header"].encode("latin-1")
+    given = next((value for name, value in current["headers"] if name == wanted), None)
+    keys: KeyScopes = state["keys"]
+    return keys.reach_of(given) or EVERYWHERE
+
+
+def namespaces(link: dict[str, Any]) -> list[str]:
+    found: list[str] = link.get("company_namespace") or []
+    return found
+
+
+def forbidden(outside: list[str]) -> Response:
+    if outside:
+        message = f"This API key may not act on the namespace(s) {', '.join(outside)}."
+    else:
+        message = "This API key may act only on links in its namespaces; give company_namespace."
+    return error_body(
+        "forbidden", message, [{"field": "company_namespace", "message": message}]
+    ), 403

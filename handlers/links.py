@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.common import Response, link_or_404, not_found, ok, store
+from handlers.common import (
+    Response,
+    forbidden,
+    link_or_404,
+    namespaces,
+    not_found,
+    ok,
+    reach,
+    store,
+)
 from portal_mock.credentials import new_credentials
 from portal_mock.store.querying import DEFAULT_SORT, LinkQuery
 
@@ -30,6 +39,7 @@ async def list_workorder_portal_links(
         is_active=is_active,
         link_type=link_type,
         ids=_id or (),
+        visible=reach().namespaces,
         sort=sort,
         page=page,
         per_page=per_page,
@@ -39,30 +49,48 @@ async def list_workorder_portal_links(
 
 
 async def create_workorder_portal_link(body: dict[str, Any]) -> Response:
+    if not reach().may_hold(namespaces(body)):
+        return forbidden(reach().outside(namespaces(body)))
     link = await store().create_async({**body, **new_credentials()})
     location = f"/workorder-portal-links/{link['_id']}"
     return {"success": True, "data": link}, 201, {"Location": location}
 
 
 async def get_workorder_portal_link(id_: str) -> Response:
-    return link_or_404(store().get(id_), id_)
+    link = store().get(id_)
+    return link_or_404(link if link is not None and reach().sees(namespaces(link)) else None, id_)
 
 
 async def update_workorder_portal_link(id_: str, body: dict[str, Any]) -> Response:
-    return link_or_404(await store().update_async(id_, body), id_)
+    caller = reach()
+    if "company_namespace" in body and not caller.may_hold(namespaces(body)):
+        # A link the key cannot see is not there: 404 before 403, so nothing leaks.
+        current = store().get(id_)
+        if current is None or not caller.sees(namespaces(current)):
+            return not_found(id_)
+        return forbidden(caller.outside(namespaces(body)))
+    return link_or_404(await _changed(id_, body), id_)
 
 
 async def delete_workorder_portal_link(id_: str) -> Response:
-    return ({"success": True}, 200) if await store().delete_async(id_) else not_found(id_)
+    caller = reach()
+    deleted = await store().delete_async(id_, lambda link: caller.sees(namespaces(link)))
+    return ({"success": True}, 200) if deleted else not_found(id_)
 
 
 async def regenerate_workorder_portal_link(id_: str) -> Response:
-    return link_or_404(await store().update_async(id_, new_credentials()), id_)
+    return link_or_404(await _changed(id_, new_credentials()), id_)
 
 
 async def activate_workorder_portal_link(id_: str) -> Response:
-    return link_or_404(await store().update_async(id_, {"is_active": True}), id_)
+    return link_or_404(await _changed(id_, {"is_active": True}), id_)
 
 
 async def deactivate_workorder_portal_link(id_: str) -> Response:
-    return link_or_404(await store().update_async(id_, {"is_active": False}), id_)
+    return link_or_404(await _changed(id_, {"is_active": False}), id_)
+
+
+async def _changed(id_: str, changes: dict[str, Any]) -> dict[str, Any] | None:
+    """The link with ``changes`` made, or None if it is missing or outside the caller's reach."""
+    caller = reach()
+    return await store().update_async(id_, changes, lambda link: caller.sees(namespaces(link)))

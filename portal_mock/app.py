@@ -26,6 +26,7 @@ from portal_mock.fast_path import FastPathMiddleware, direct_routes
 from portal_mock.faults import FaultMiddleware
 from portal_mock.fixtures import read_fixtures
 from portal_mock.jsonbody import OrjsonText
+from portal_mock.key_scopes import key_scopes
 from portal_mock.paths import DEFAULT_CONTROLS_SPEC
 from portal_mock.prefer import PreferMiddleware
 from portal_mock.requestlog import RequestLog, RequestLogMiddleware, printer
@@ -99,6 +100,14 @@ def method_table(spec: dict[str, Any]) -> Callable[[str], list[str]]:
     return allowed
 
 
+def key_header(spec: dict[str, Any]) -> str:
+    """The header of the spec's apiKey scheme (``X-API-Key``), lower case as ASGI gives it."""
+    for scheme in spec.get("components", {}).get("securitySchemes", {}).values():
+        if scheme.get("type") == "apiKey" and scheme.get("in") == "header":
+            return str(scheme["name"]).lower()
+    return "x-api-key"
+
+
 def create_app(settings: Settings, store: LinkStore | None = None) -> AsyncApp:
     """Build the mock for ``settings``; a given ``store`` is used as it is and left open."""
     owned = store is None
@@ -110,17 +119,25 @@ def create_app(settings: Settings, store: LinkStore | None = None) -> AsyncApp:
         assert link_store is not None
         # Sessions live as long as this run of the server: a restart forgets them.
         sessions = Sessions(link_store, samples or [], settings.max_sessions)
-        yield {"store": link_store, "sessions": sessions, "requests": requests, "api_spec": spec}
+        yield {
+            "store": link_store,
+            "sessions": sessions,
+            "requests": requests,
+            "api_spec": spec,
+            "keys": keys,
+            "key_header": key_header(spec),
+        }
         if owned:
             link_store.close()
 
     spec = load_spec(settings.spec)
     controls = load_spec(DEFAULT_CONTROLS_SPEC)
+    keys = key_scopes(settings.api_keys, settings.keys_file, DEV_KEY)
     app = AsyncApp(
         __name__,
         lifespan=lifespan,
         jsonifier=Jsonifier(OrjsonText),
-        security_map={"apiKey": api_key_handler(settings.accepted_keys)},
+        security_map={"apiKey": api_key_handler(keys.keys)},
     )
     # The controls go first: the API's base path "" would also match /__mock/.
     app.add_api(
@@ -197,7 +214,7 @@ def create_app(settings: Settings, store: LinkStore | None = None) -> AsyncApp:
                     handler_name(operation_id)
                 ),
             ),
-            keys=settings.accepted_keys,
+            keys=keys.keys,
             max_body_bytes=settings.max_body_bytes,
         )
     # After validation: a canned answer is the spec's example, checked like any answer.

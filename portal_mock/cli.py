@@ -24,6 +24,7 @@ import uvicorn
 from portal_mock import __version__
 from portal_mock.contract.settings import DEFAULT_MAX_EXAMPLES, build_contract_settings
 from portal_mock.settings import DEV_KEY, Settings, build_settings
+from portal_mock.transport_limits import guarded_protocol, transport_limits
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
@@ -63,10 +64,17 @@ def _parser() -> argparse.ArgumentParser:
         help=f"accepted X-API-Key, repeatable; PORTAL_MOCK_API_KEY takes a comma list [{DEV_KEY}]",
     )
     serve.add_argument(
+        "--keys",
+        dest="keys_file",
+        metavar="FILE",
+        help="TOML file of keys, each scoped to company namespaces (PORTAL_MOCK_KEYS)",
+    )
+    serve.add_argument(
         "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
     )
     _session_and_terminal_flags(serve)
     _browser_and_fault_flags(serve)
+    _transport_flags(serve)
     _contract_parser(commands)
     _seed_parser(commands)
     return parser
@@ -118,6 +126,19 @@ def _browser_and_fault_flags(serve: argparse.ArgumentParser) -> None:
     )
 
 
+def _transport_flags(serve: argparse.ArgumentParser) -> None:
+    limits = Settings()
+    for flag, unit, help_text in (
+        ("--header-timeout", "SECONDS", "close a connection whose request head takes longer"),
+        ("--body-timeout", "SECONDS", "close a connection whose request body takes longer"),
+        ("--idle-timeout", "SECONDS", "close a keep-alive connection idle this long"),
+        ("--max-header-bytes", "BYTES", "answer 400 to a request head larger than this"),
+        ("--max-headers", "N", "answer 400 to a request with more header fields"),
+    ):
+        default = getattr(limits, flag[2:].replace("-", "_"))
+        serve.add_argument(flag, metavar=unit, help=f"{help_text} [{default:g}]")
+
+
 def _seed_parser(commands: Any) -> None:
     seed = commands.add_parser(
         "seed",
@@ -147,6 +168,15 @@ def _contract_parser(commands: Any) -> None:
     )
     contract.add_argument("--url", help="base URL of the deployment [the built-in mock]")
     contract.add_argument("--api-key", metavar="KEY", help=f"sent as X-API-Key [{DEV_KEY}]")
+    contract.add_argument(
+        "--tenant-key", metavar="KEY", help="another company's key: check tenant isolation too"
+    )
+    contract.add_argument(
+        "--namespace", metavar="NS", help="a namespace of --api-key [found from its links]"
+    )
+    contract.add_argument(
+        "--tenant-namespace", metavar="NS", help="a namespace of --tenant-key [found likewise]"
+    )
     contract.add_argument("--spec", metavar="FILE", help="OpenAPI document [the bundled spec]")
     contract.add_argument("--max-time", metavar="SECONDS", help="stop after this long [no limit]")
     contract.add_argument(
@@ -201,7 +231,8 @@ def _announce(settings: Settings, host: str, port: int) -> None:
     if settings.uses_dev_key:
         print(f"  api key:    none configured, accepting the development key '{DEV_KEY}'")
     else:
-        print(f"  api keys:   {len(settings.api_keys)} configured")
+        scoped = f", and the keys of {settings.keys_file}" if settings.keys_file else ""
+        print(f"  api keys:   {len(settings.api_keys)} for every namespace{scoped}")
     print(f"  cors:       {_cors_line(settings)}")
     if settings.latency_ms != (0, 0) or settings.fail_rate:
         low, high = settings.latency_ms
@@ -289,7 +320,13 @@ def serve_on(settings: Settings, log_level: str, sock: socket.socket) -> int:
     _collect_old_objects_rarely()
     host, port = sock.getsockname()[:2]
     # The app writes its own line per request (portal_mock.requestlog), keys never in it.
-    config = uvicorn.Config(app, log_level=log_level, lifespan="on", access_log=False)
+    config = uvicorn.Config(
+        app,
+        log_level=log_level,
+        lifespan="on",
+        access_log=False,
+        http=guarded_protocol(transport_limits(settings)),
+    )
     # uvicorn handles SIGINT and SIGTERM itself: it stops accepting, finishes
     # the requests in flight, runs the lifespan shutdown (closing the store).
     _Server(config, lambda: _announce(settings, host, port)).run(sockets=[sock])

@@ -30,6 +30,7 @@ Detail = dict[str, str]
 CODES = {
     400: "validation_error",
     401: "unauthorized",
+    403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
     413: "payload_too_large",
@@ -41,6 +42,7 @@ CODES = {
 MESSAGES = {
     400: "The request does not match the API schema.",
     401: "A valid API key is required in the X-API-Key header.",
+    403: "This API key may not act on that company namespace.",
     404: "Nothing is found at this address.",
     405: "This method is not allowed here.",
     413: "The request body is too large.",
@@ -60,7 +62,12 @@ class InvalidInput(BadRequestProblem):
 
 
 class MalformedBody(BadRequestProblem):
-    """The body cannot be read as JSON text."""
+    """The body cannot be read as JSON text, or is JSON that not every parser reads alike."""
+
+    def __init__(self, detail: str, details: Iterable[Detail] | None = None) -> None:
+        super().__init__(detail=detail)
+        if details is not None:
+            self.details = list(details)
 
 
 class PayloadTooLarge(ProblemException):
@@ -84,10 +91,23 @@ class TooManySessions(ProblemException):
         )
 
 
+# Error text never echoes a large input back: each message and field is cut here.
+MAX_TEXT = 300
+MAX_DETAILS = 50
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= MAX_TEXT else f"{text[:MAX_TEXT]}... (cut at {MAX_TEXT} characters)"
+
+
 def error_body(code: str, message: str, details: Iterable[Detail] = ()) -> dict[str, object]:
+    listed = [
+        {"field": _cut(d["field"]), "message": _cut(d["message"])}
+        for d, _ in zip(details, range(MAX_DETAILS), strict=False)
+    ]
     return {
         "success": False,
-        "error": {"code": code, "message": message, "details": list(details)},
+        "error": {"code": code, "message": _cut(message), "details": listed},
     }
 
 

@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
-import orjson
 from connexion.context import _receive, _scope
 from connexion.decorators.parameter import pythonic
 from connexion.json_schema import Draft4ResponseValidator, format_error_with_path
@@ -34,11 +33,12 @@ from jsonschema import Draft4Validator
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from portal_mock import errors
+from portal_mock import errors, size_bounds, strict_json
 from portal_mock.auth import key_accepted
 from portal_mock.compiled_schemas import compiled_for, fill_defaults
 from portal_mock.jsonbody import dumps
 from portal_mock.store import StoreWriteFailed
+from portal_mock.strict_json import JsonLimits
 
 logger = logging.getLogger(__name__)
 
@@ -232,7 +232,7 @@ class FastPathMiddleware:
             raw = await _read_body(headers, receive, self.limit)
             if raw is not None:
                 receive = _replay(raw, receive)
-            body = _json_body(op.body, headers, raw)
+            body = _json_body(op.body, headers, raw, strict_json.limits_of(scope))
             if body is None:
                 await self.app(scope, receive, send)
                 return
@@ -321,18 +321,22 @@ def _replay(raw: bytes, receive: Receive) -> Receive:
     return replay
 
 
-def _json_body(schema: dict[str, Any], headers: dict[bytes, bytes], raw: bytes | None) -> Any:
+def _json_body(
+    schema: dict[str, Any], headers: dict[bytes, bytes], raw: bytes | None, limits: JsonLimits
+) -> Any:
     """The parsed body with its defaults, if it is JSON that the schema accepts."""
     if raw is None or headers.get(b"content-type", b"").lower() not in _JSON_TYPES:
         return None
     if len(raw) != int(headers[b"content-length"]):
         return None
     try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError:
+        body = strict_json.loads(raw, limits)
+    except ValueError:  # not JSON, or not I-JSON: Connexion's path says why
         return None
     fill_defaults(schema, body)
-    return body if compiled_for(schema).is_valid(body) else None
+    if size_bounds.problems(schema, body) or not compiled_for(schema).is_valid(body):
+        return None
+    return body
 
 
 async def _answer(op: Operation, arguments: dict[str, Any]) -> tuple[int, bytes, dict[str, str]]:

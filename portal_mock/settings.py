@@ -26,6 +26,8 @@ class Settings:
     spec: Path = DEFAULT_SPEC
     fixtures: Path | None = DEFAULT_FIXTURES
     api_keys: tuple[str, ...] = ()
+    # A TOML file of keys, each scoped to company namespaces (portal_mock.key_scopes).
+    keys_file: Path | None = None
     max_body_bytes: int = 64 * 1024
     # Mock sessions, start-up and the terminal (issue 7).
     max_sessions: int = 100
@@ -38,15 +40,16 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     latency_ms: tuple[int, int] = (0, 0)
     fail_rate: float = 0.0
-
-    @property
-    def accepted_keys(self) -> frozenset[str]:
-        """The configured keys, or the development key when none is configured."""
-        return frozenset(self.api_keys or (DEV_KEY,))
+    # The connection's own limits (portal_mock.transport_limits), in seconds and bytes.
+    header_timeout: float = 10.0
+    body_timeout: float = 30.0
+    idle_timeout: float = 5.0
+    max_header_bytes: int = 16 * 1024
+    max_headers: int = 100
 
     @property
     def uses_dev_key(self) -> bool:
-        return not self.api_keys
+        return not self.api_keys and self.keys_file is None
 
 
 def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
@@ -61,6 +64,7 @@ def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
         "spec": get("SPEC"),
         "fixtures": get("FIXTURES"),
         "api_keys": _comma_list(get("API_KEY")),
+        "keys_file": get("KEYS"),
     }
     if (get("NO_FIXTURES") or "").lower() in _TRUE:
         values["fixtures"] = ""
@@ -69,6 +73,8 @@ def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
     values["cors_origins"] = _comma_list(get("CORS_ORIGIN"))
     values["latency_ms"] = get("LATENCY")
     values["fail_rate"] = get("FAIL_RATE")
+    for name in TRANSPORT_LIMITS:
+        values[name] = get(name.upper())
     values["cors"] = False if (get("NO_CORS") or "").lower() in _TRUE else None
     for switch in ("RESET", "QUIET", "RELOAD"):
         values[switch.lower()] = True if (get(switch) or "").lower() in _TRUE else None
@@ -93,6 +99,7 @@ def build_settings(flags: Mapping[str, Any], environ: Mapping[str, str]) -> Sett
         spec=Path(merged["spec"]) if merged["spec"] else defaults.spec,
         fixtures=defaults.fixtures if fixtures is None else (Path(fixtures) if fixtures else None),
         api_keys=tuple(merged["api_keys"] or ()),
+        keys_file=Path(merged["keys_file"]) if merged["keys_file"] else None,
         max_sessions=_count("max sessions", merged["max_sessions"], defaults.max_sessions),
         reset=bool(merged["reset"]),
         quiet=bool(merged["quiet"]),
@@ -102,7 +109,34 @@ def build_settings(flags: Mapping[str, Any], environ: Mapping[str, str]) -> Sett
         cors_origins=tuple(merged["cors_origins"] or ()),
         latency_ms=_latency(merged["latency_ms"]) if merged["latency_ms"] else defaults.latency_ms,
         fail_rate=_rate(merged["fail_rate"]) if merged["fail_rate"] else defaults.fail_rate,
+        **{name: _limit(name, merged[name], getattr(defaults, name)) for name in TRANSPORT_LIMITS},
     )
+
+
+TRANSPORT_LIMITS = (
+    "header_timeout",
+    "body_timeout",
+    "idle_timeout",
+    "max_header_bytes",
+    "max_headers",
+)
+
+
+def _limit(name: str, value: Any, default: float) -> Any:
+    """A positive number of the default's kind (seconds may be fractions, sizes not)."""
+    if value is None:
+        return default
+    flag = "--" + name.replace("_", "-")
+    kind = type(default)
+    try:
+        number = kind(value)
+    except ValueError:
+        raise ValueError(
+            f"{flag} {value!r} is not a {'number' if kind is float else 'whole number'}"
+        ) from None
+    if not number > 0:
+        raise ValueError(f"{flag} {value!r} must be more than 0")
+    return number
 
 
 def _comma_list(value: str | None) -> list[str] | None:

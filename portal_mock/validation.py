@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import copy
 import json
 from collections.abc import AsyncGenerator, Iterator
@@ -9,6 +10,7 @@ from functools import cached_property
 from typing import Any
 
 import jsonschema
+from connexion.exceptions import UnsupportedMediaTypeProblem
 from connexion.json_schema import Draft4RequestValidator
 from connexion.validators import ParameterValidator
 from connexion.validators.json import DefaultsJSONRequestBodyValidator
@@ -16,6 +18,7 @@ from jsonschema import Draft4Validator, ValidationError
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import Receive, Scope
 
+from portal_mock import size_bounds, strict_json
 from portal_mock.compiled_schemas import DEFAULT_KEYWORDS, compiled_for, fill_defaults
 from portal_mock.errors import InvalidInput, MalformedBody
 
@@ -66,19 +69,27 @@ class BodyValidator(DefaultsJSONRequestBodyValidator):
 
     async def _parse(self, stream: AsyncGenerator[bytes, None], scope: Scope) -> Any:
         raw = b"".join([chunk async for chunk in stream])
+        if raw and "content-type" not in Headers(scope=scope):
+            # Connexion would guess JSON; a client that does not say what it sends is told.
+            raise UnsupportedMediaTypeProblem(
+                detail="The request body has no Content-Type; send it as application/json."
+            )
         try:
-            text = raw.decode(self._encoding)
-            return json.loads(text) if text else None
+            # JSON is UTF-8 (RFC 8259); a charset parameter naming another is refused.
+            if codecs.lookup(self._encoding).name != "utf-8":
+                raise MalformedBody(f"The request body must be UTF-8, not {self._encoding}.")
+            return strict_json.loads(raw, strict_json.limits_of(scope)) if raw else None
         except UnicodeDecodeError as exc:
-            raise MalformedBody(
-                detail=f"The request body is not valid {self._encoding}: {exc}"
-            ) from exc
+            raise MalformedBody(f"The request body is not valid UTF-8: {exc}") from exc
         except json.JSONDecodeError as exc:
-            raise MalformedBody(detail=f"The request body is not valid JSON: {exc}") from exc
-        except LookupError as exc:
+            raise MalformedBody(f"The request body is not valid JSON: {exc}") from exc
+        except strict_json.BodyRefused as exc:
             raise MalformedBody(
-                detail=f"Unknown charset {self._encoding!r} in Content-Type."
+                "The request body is JSON that this API does not take (see x-json-limits).",
+                [{"field": field, "message": message} for field, message in exc.problems],
             ) from exc
+        except LookupError as exc:
+            raise MalformedBody(f"Unknown charset {self._encoding!r} in Content-Type.") from exc
 
     def _insert_body(self, receive: Receive, *, body: Any, scope: Scope) -> tuple[Receive, Scope]:
         receive, scope = super()._insert_body(receive, body=body, scope=scope)
@@ -95,13 +106,15 @@ class BodyValidator(DefaultsJSONRequestBodyValidator):
         # refuses meets the Python validator, which names every violation.
         fill_defaults(self._schema, body)
         compiled = compiled_for(self._schema)
-        if compiled is not None and compiled.is_valid(body):
+        beyond = size_bounds.problems(self._schema, body)
+        if compiled is not None and compiled.is_valid(body) and not beyond:
             return None
         errors = sorted(self._validator.iter_errors(body), key=lambda e: list(e.absolute_path))
-        if errors:
+        if errors or beyond:
             raise InvalidInput(
                 "The request body does not match the schema.",
-                [detail for error in errors for detail in _details(error)],
+                [detail for error in errors for detail in _details(error)]
+                + [{"field": field, "message": message} for field, message in beyond],
             )
         return None
 

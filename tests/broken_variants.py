@@ -86,13 +86,15 @@ class StoreWrapper:
         return getattr(self.inner, name)
 
     # The handlers await these: they go through the sync methods a subclass may break.
+    # Variants run with the development key, which reaches every namespace, so
+    # the handlers' ``allowed`` (the key's reach) always says yes and is not passed on.
     async def create_async(self, fields: Any) -> Any:
         return self.create(fields)
 
-    async def update_async(self, link_id: str, changes: Any) -> Any:
+    async def update_async(self, link_id: str, changes: Any, allowed: Any = None) -> Any:
         return self.update(link_id, changes)
 
-    async def delete_async(self, link_id: str) -> Any:
+    async def delete_async(self, link_id: str, allowed: Any = None) -> Any:
         return self.delete(link_id)
 
 

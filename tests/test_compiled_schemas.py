@@ -159,7 +159,8 @@ BROKEN_CREATES = {
     "not a date-time": {**FULL_CREATE, "expiry_date": "next tuesday"},
     "max_uses below 1": {**FULL_CREATE, "access_restrictions": {"max_uses": 0}},
     "link_type off the enum": {**FULL_CREATE, "link_type": "shared"},
-    "metadata value an object": {**FULL_CREATE, "metadata": {"a": {"b": 1}}},
+    "metadata number past 2**53": {**FULL_CREATE, "metadata": {"a": {"b": 2.0**53}}},
+    "metadata nested 5 levels": {**FULL_CREATE, "metadata": {"a": {"b": {"c": {"d": [1]}}}}},
 }
 
 

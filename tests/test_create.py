@@ -223,7 +223,7 @@ INVALID_FIELDS: dict[str, tuple[str, Any]] = {
     "ip-range-without-prefix": ("access_restrictions.allowed_ip_ranges.0", "10.0.0.0"),
     "restrictions-extra-key": ("access_restrictions.max_visits", 3),
     "max_uses-0": ("access_restrictions.max_uses", 0),
-    "metadata-nested-object": ("metadata.nested", {"a": 1}),
+    "metadata-number-past-2**53": ("metadata.nested", {"a": 2.0**53}),
 }
 
 

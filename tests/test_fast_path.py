@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from portal_mock.app import create_app, handler_name
 from portal_mock.fast_path import FastPathMiddleware, direct_routes
+from portal_mock.key_scopes import key_scopes
 from portal_mock.settings import Settings
 from portal_mock.store import LinkStore
 
@@ -204,7 +205,12 @@ def call(
         "path": path,
         "query_string": query_string.encode(),
         "headers": sent,
-        "state": {"store": link_store},
+        # What the app's lifespan puts in every request's state.
+        "state": {
+            "store": link_store,
+            "keys": key_scopes([API_KEY], None, API_KEY),
+            "key_header": "x-api-key",
+        },
     }
     size = max(1, -(-len(body) // chunks))
     pieces = [body[i : i + size] for i in range(0, len(body), size)] or [b""]

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from portal_mock.key_scopes import key_scopes
 from portal_mock.paths import DEFAULT_FIXTURES, DEFAULT_SPEC
 from portal_mock.settings import DEV_KEY, Settings, build_settings
 
@@ -134,7 +135,7 @@ def test_api_key_variable_takes_a_comma_separated_list(value: str, keys: tuple[s
 def test_dev_key_is_accepted_when_no_key_is_configured() -> None:
     settings = build_settings({}, {})
     assert settings.uses_dev_key
-    assert settings.accepted_keys == frozenset({DEV_KEY})
+    assert accepted(settings) == frozenset({DEV_KEY})
 
 
 @pytest.mark.parametrize(
@@ -147,8 +148,21 @@ def test_dev_key_is_refused_once_keys_are_configured(
 ) -> None:
     settings = build_settings(flags, environ)
     assert not settings.uses_dev_key
-    assert settings.accepted_keys == frozenset({"k1", "k2"})
-    assert DEV_KEY not in settings.accepted_keys
+    assert accepted(settings) == frozenset({"k1", "k2"})
+
+
+def test_a_keys_file_from_flag_or_variable_replaces_the_dev_key(tmp_path: Path) -> None:
+    path = tmp_path / "keys.toml"
+    path.write_text('[[keys]]\nkey = "k3"\nnamespaces = ["acme"]\n', encoding="utf-8")
+    for flags, environ in (({"keys_file": str(path)}, {}), ({}, env(KEYS=str(path)))):
+        settings = build_settings(flags, environ)
+        assert settings.keys_file == path
+        assert not settings.uses_dev_key
+        assert accepted(settings) == frozenset({"k3"})
+
+
+def accepted(settings: Settings) -> frozenset[str]:
+    return key_scopes(settings.api_keys, settings.keys_file, DEV_KEY).keys
 
 
 @pytest.mark.parametrize("port", ["0", "1", "65535"])

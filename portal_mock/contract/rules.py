@@ -274,6 +274,7 @@ def changed_fields(spec: Spec, before: Link, after: Link, allowed: Sequence[str]
 ERROR_CODES = {
     400: ("validation_error", "malformed_body"),
     401: ("unauthorized",),
+    403: ("forbidden",),
     404: ("not_found",),
     405: ("method_not_allowed",),
     413: ("payload_too_large",),

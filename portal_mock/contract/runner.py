@@ -18,8 +18,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import yaml
 
+from portal_mock.contract import isolation
+from portal_mock.contract.isolation import discover_namespace
 from portal_mock.contract.settings import ContractSettings
 from portal_mock.contract.spec import LIST, Spec
 from portal_mock.contract.target import TargetError, built_in_mock, reachability_problem
@@ -57,7 +60,37 @@ def _test(settings: ContractSettings, spec: Spec, url: str) -> int:
     if unreachable is not None:
         return _usage(unreachable)
     _announce(settings, url)
-    return _run_schemathesis(settings, url, spec)
+    code = _run_schemathesis(settings, url, spec)
+    if settings.tenant_key is None or code in (EXIT_USAGE, EXIT_INTERRUPTED):
+        return code
+    return max(code, _run_isolation(settings, url, spec))
+
+
+def _run_isolation(settings: ContractSettings, url: str, spec: Spec) -> int:
+    """The tenant isolation check, after Schemathesis; its findings printed like a summary."""
+    assert settings.tenant_key is not None
+    path, header = spec.path_for(LIST), spec.api_key_header
+    print("\ntenant isolation: --api-key against --tenant-key, both ways", flush=True)
+    with httpx.Client(base_url=url, timeout=30) as client:
+        found = [
+            settings.namespace
+            or discover_namespace(client, path, header, settings.api_key, settings.tenant_key),
+            settings.tenant_namespace
+            or discover_namespace(client, path, header, settings.tenant_key, settings.api_key),
+        ]
+        if found[0] is None or found[1] is None:
+            return _usage(
+                "cannot tell which namespace each key may create links in (neither lists a "
+                "link the other does not); give --namespace and --tenant-namespace"
+            )
+        owner = isolation.Tenant(settings.api_key, found[0])
+        other = isolation.Tenant(settings.tenant_key, found[1])
+        violations = isolation.check_isolation(client, path, header, owner, other)
+    print(f"  namespaces {owner.namespace} (--api-key) and {other.namespace} (--tenant-key)")
+    for violation in violations:
+        print(f"  FAILED  {violation.rule}\n          {violation.detail}")
+    print(f"  {len(violations)} violation(s)" if violations else "  isolated: no violation")
+    return EXIT_FINDINGS if violations else EXIT_OK
 
 
 # The mock's own request headers (sessions, Prefer): not part of the API a deployment serves.
@@ -156,6 +189,9 @@ def schemathesis_config(settings: ContractSettings, header: str) -> str:
     lines += ["", "[headers]", f"{_toml(header)} = {_toml(settings.api_key)}"]
     lines += ["", "[checks]", "enabled = true"]
     lines += ["", "[generation]", f"max-examples = {settings.max_examples}", 'database = "none"']
+    # The API reads bodies as I-JSON (the spec's x-json-limits): a string with NUL
+    # is refused, so valid data must not hold one.
+    lines.append("allow-x00 = false")
     # Nothing is written to the caller's directory but the reports asked for.
     lines += ["", "[cache]", "enabled = false"]
     junit = report_paths(settings).get("junit")

@@ -39,6 +39,12 @@ class ContractSettings:
     operations: tuple[str, ...] = ()
     # Send no write: no seeding, only the GET operations (see the README for what goes unchecked).
     read_only: bool = False
+    # A key of another company: the run ends with the tenant isolation check (``isolation``),
+    # creating links in ``namespace`` with the API key and in ``tenant_namespace`` with this
+    # one (found from the links each key lists when not given).
+    tenant_key: str | None = None
+    namespace: str | None = None
+    tenant_namespace: str | None = None
 
     @property
     def built_in(self) -> bool:
@@ -59,6 +65,9 @@ _FLAGS = {
     "phases": "PHASES",
     "operation": "OPERATION",
     "read_only": "READ_ONLY",
+    "tenant_key": "TENANT_KEY",
+    "namespace": "NAMESPACE",
+    "tenant_namespace": "TENANT_NAMESPACE",
 }
 
 
@@ -90,7 +99,23 @@ def build_contract_settings(
         phases=_choices(merged["phases"], "--phases", PHASES, PHASES) or PHASES,
         operations=tuple(_items(merged["operation"])),
         read_only=_switch(merged["read_only"], "--read-only"),
+        tenant_key=_tenant_key(merged),
+        namespace=merged["namespace"],
+        tenant_namespace=merged["tenant_namespace"],
     )
+
+
+def _tenant_key(merged: dict[str, Any]) -> str | None:
+    key = merged["tenant_key"]
+    if key is None:
+        return None
+    if not merged["url"]:
+        raise ValueError("--tenant-key needs --url: the built-in mock has one key")
+    if merged["read_only"]:
+        raise ValueError("--tenant-key creates links, which --read-only forbids")
+    if key == (merged["api_key"] or DEV_KEY):
+        raise ValueError("--tenant-key must be another company's key than --api-key")
+    return str(key)
 
 
 def _switch(value: Any, flag: str) -> bool:

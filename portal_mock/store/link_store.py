@@ -16,7 +16,7 @@ import contextlib
 import gc
 import logging
 import threading
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -86,6 +86,9 @@ def utc_after(previous: str) -> str:
 
 
 Future = concurrent.futures.Future
+
+# Whether the caller may act on a link (its key reaches the link's namespaces).
+Allowed = Callable[[Link], bool]
 
 # A change with nothing to wait for: in memory only, or already durable.
 _DONE: Future[None] = Future()
@@ -400,7 +403,12 @@ class LinkStore:
     def _found(self, query: LinkQuery) -> Collection[Row]:
         """The rows that match ``query``, narrowed by the indexes where they apply."""
         found: Collection[Row] = self._links.values()
-        if query.ids or query.workorder is not None or query.company_namespace:
+        if (
+            query.ids
+            or query.workorder is not None
+            or query.company_namespace
+            or query.visible is not None
+        ):
             found = [self._links[i] for i in self._candidates(query)]
         if query.is_active is not None or query.link_type is not None:
             # The indexes answer the other filters exactly.
@@ -415,8 +423,13 @@ class LinkStore:
         if query.workorder is not None:
             sets.append(set(self._by_workorder.ids(query.workorder)))
         if query.company_namespace:
-            sets.append(set().union(*(self._by_namespace.ids(n) for n in query.company_namespace)))
+            sets.append(self._in_namespaces(query.company_namespace))
+        if query.visible is not None:
+            sets.append(self._in_namespaces(query.visible))
         return set.intersection(*sets)
+
+    def _in_namespaces(self, namespaces: Iterable[str]) -> set[str]:
+        return set().union(*(self._by_namespace.ids(n) for n in namespaces))
 
     def get(self, link_id: str) -> Link | None:
         with self._lock:
@@ -446,14 +459,21 @@ class LinkStore:
         future.result()
         return link
 
-    async def update_async(self, link_id: str, changes: Mapping[str, Any]) -> Link | None:
-        link, future = self._update(link_id, changes)
+    async def update_async(
+        self, link_id: str, changes: Mapping[str, Any], allowed: Allowed | None = None
+    ) -> Link | None:
+        """As ``update``; a link ``allowed`` refuses is treated as missing (None)."""
+        link, future = self._update(link_id, changes, allowed)
         await _awaited(future)
         return link
 
-    def _update(self, link_id: str, changes: Mapping[str, Any]) -> tuple[Link | None, Future[None]]:
+    def _update(
+        self, link_id: str, changes: Mapping[str, Any], allowed: Allowed | None = None
+    ) -> tuple[Link | None, Future[None]]:
         with self._writing:
             current = self._current(link_id)
+            if current is not None and allowed is not None and not allowed(current):
+                return None, _DONE
             changed = {k: v for k, v in changes.items() if current and current.get(k) != v}
             if current is None or not changed:
                 return current, self._settled(link_id)
@@ -465,14 +485,16 @@ class LinkStore:
         future.result()
         return found
 
-    async def delete_async(self, link_id: str) -> bool:
-        found, future = self._delete(link_id)
+    async def delete_async(self, link_id: str, allowed: Allowed | None = None) -> bool:
+        """As ``delete``; a link ``allowed`` refuses is treated as missing (False)."""
+        found, future = self._delete(link_id, allowed)
         await _awaited(future)
         return found
 
-    def _delete(self, link_id: str) -> tuple[bool, Future[None]]:
+    def _delete(self, link_id: str, allowed: Allowed | None = None) -> tuple[bool, Future[None]]:
         with self._writing:
-            if self._current(link_id) is None:
+            current = self._current(link_id)
+            if current is None or (allowed is not None and not allowed(current)):
                 return False, self._settled(link_id)
             return True, self._queue(Change.delete(link_id))
 

@@ -53,6 +53,8 @@ class LinkQuery:
     is_active: bool | None = None
     link_type: str | None = None
     ids: Sequence[str] = ()
+    # The namespaces the caller's key reaches (None: all); a link outside them is not there.
+    visible: frozenset[str] | None = None
     sort: str = DEFAULT_SORT
     page: int = 1
     per_page: int = 25
@@ -62,6 +64,7 @@ class LinkQuery:
         return bool(
             self.company_namespace
             or self.ids
+            or self.visible is not None
             or self.workorder is not None
             or self.is_active is not None
             or self.link_type is not None
@@ -80,6 +83,7 @@ class LinkQuery:
                 not self.company_namespace
                 or not set(self.company_namespace).isdisjoint(row[NAMESPACES])
             )
+            and (self.visible is None or not self.visible.isdisjoint(row[NAMESPACES]))
         )
 
 
