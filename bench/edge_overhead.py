@@ -6,9 +6,11 @@
 Two builds of the mock serve the same 24 sample links side by side:
 
 - ``edges on``: the mock as ``portal-mock serve`` runs it (CORS, the Prefer
-  middleware, X-Mock-Session resolution);
+  middleware, X-Mock-Session resolution, and the transport limits of
+  portal_mock/transport_limits.py on every connection);
 - ``edges off``: the same app with the CORS and Prefer middlewares taken out
-  of Connexion's stack before it starts.
+  of Connexion's stack before it starts, served by uvicorn's own httptools
+  protocol, without the transport limits.
 
 Each round loads one then the other with the same gets (X-API-Key, no Origin,
 no Prefer, no X-Mock-Session: the paths are present but unused), alternating
@@ -99,7 +101,7 @@ def report(found: dict[str, list[load.Result]], plan: wrk.Plan) -> str:
     verdict = "met" if overhead <= GOAL else "NOT met"
     return "\n".join(
         [
-            "# Edge overhead on a get (CORS, Prefer, sessions present but unused)",
+            "# Edge overhead on a get (CORS, Prefer, sessions present but unused; transport limits)",
             "",
             f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, "
             f"{len(found['edges on'])} rounds of {plan.duration} s of gets from "
