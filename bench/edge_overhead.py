@@ -52,11 +52,13 @@ def serve_build(build: str, db: str, port: int) -> None:
     import uvicorn
 
     from portal_mock.app import create_app
+    from portal_mock.cli import _collect_old_objects_rarely
     from portal_mock.settings import Settings
     from portal_mock.transport_limits import guarded_protocol, transport_limits
 
     settings = Settings(db=Path(db), fixtures=None, quiet=True)
     app = create_app(settings)
+    _collect_old_objects_rarely()  # as `portal-mock serve` does, so that only the edge differs
     protocol: Any = guarded_protocol(transport_limits(settings))
     if build == "edges-off":
         stack = app.middleware.middlewares
