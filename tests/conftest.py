@@ -48,6 +48,21 @@ API_KEY = "dev-key"
 AUTH = {"X-API-Key": API_KEY}
 BASE = "/workorder-portal-links"
 WORKORDER = "507f1f77bcf86cd799439012"
+# Keys of two companies and one for all, as a --keys file holds them.
+ALL_KEY, ACME_KEY, GLOBEX_KEY = "qa-all-1b9e", "acme-frontend-7d2c", "globex-app-55aa"
+KEYS_FILE_TEXT = f"""
+[[keys]]
+key = "{ACME_KEY}"
+namespaces = ["acme"]
+
+[[keys]]
+key = "{GLOBEX_KEY}"
+namespaces = ["globex", "initech"]
+
+[[keys]]
+key = "{ALL_KEY}"
+namespaces = ["*"]
+"""
 
 
 @pytest.fixture

@@ -11,7 +11,14 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import BASE, WORKORDER, clean_os_environment
+from conftest import (
+    ACME_KEY,
+    BASE,
+    GLOBEX_KEY,
+    KEYS_FILE_TEXT,
+    WORKORDER,
+    clean_os_environment,
+)
 
 import handlers.links
 from portal_mock.app import create_app
@@ -22,16 +29,7 @@ from portal_mock.key_scopes import EVERYWHERE
 from portal_mock.settings import Settings
 from portal_mock.store import LinkStore
 
-ACME, GLOBEX = "acme-frontend-7d2c", "globex-app-55aa"
-KEYS = f"""
-[[keys]]
-key = "{ACME}"
-namespaces = ["acme"]
-
-[[keys]]
-key = "{GLOBEX}"
-namespaces = ["globex"]
-"""
+ACME, GLOBEX, KEYS = ACME_KEY, GLOBEX_KEY, KEYS_FILE_TEXT
 HEADER = "X-API-Key"
 
 

@@ -8,7 +8,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import BASE, WORKORDER, RunningServer
+from conftest import (
+    ACME_KEY,
+    ALL_KEY,
+    BASE,
+    GLOBEX_KEY,
+    KEYS_FILE_TEXT,
+    WORKORDER,
+    RunningServer,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -17,20 +25,7 @@ from portal_mock.key_scopes import read_keys_file
 from portal_mock.settings import Settings
 from portal_mock.store import LinkStore
 
-ALL, ACME, GLOBEX = "qa-all-1b9e", "acme-frontend-7d2c", "globex-app-55aa"
-KEYS = f"""
-[[keys]]
-key = "{ACME}"
-namespaces = ["acme"]
-
-[[keys]]
-key = "{GLOBEX}"
-namespaces = ["globex", "initech"]
-
-[[keys]]
-key = "{ALL}"
-namespaces = ["*"]
-"""
+ALL, ACME, GLOBEX, KEYS = ALL_KEY, ACME_KEY, GLOBEX_KEY, KEYS_FILE_TEXT
 OTHER_WORKORDER = "507f1f77bcf86cd799439099"
 
 
