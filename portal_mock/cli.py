@@ -24,7 +24,6 @@ import uvicorn
 from portal_mock import __version__
 from portal_mock.contract.settings import DEFAULT_MAX_EXAMPLES, build_contract_settings
 from portal_mock.settings import DEV_KEY, Settings, build_settings
-from portal_mock.transport_limits import guarded_protocol, transport_limits
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
@@ -77,6 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     _transport_flags(serve)
     _contract_parser(commands)
     _seed_parser(commands)
+    _lint_parser(commands)
     return parser
 
 
@@ -137,6 +137,19 @@ def _transport_flags(serve: argparse.ArgumentParser) -> None:
     ):
         default = getattr(limits, flag[2:].replace("-", "_"))
         serve.add_argument(flag, metavar=unit, help=f"{help_text} [{default:g}]")
+
+
+def _lint_parser(commands: Any) -> None:
+    from portal_mock.paths import DEFAULT_SPEC
+
+    lint = commands.add_parser(
+        "lint",
+        help="check an OpenAPI document: valid, handlers, error statuses, examples",
+        description="Check the spec, each finding with its file, line and rule; "
+        "exit 0 clean, 1 findings, 2 unreadable.",
+    )
+    lint.add_argument("spec", nargs="?", default=str(DEFAULT_SPEC), help="[the bundled spec]")
+    lint.add_argument("--format", choices=["text", "json"], default="text")
 
 
 def _seed_parser(commands: Any) -> None:
@@ -307,6 +320,7 @@ def _collect_old_objects_rarely() -> None:
 def serve_on(settings: Settings, log_level: str, sock: socket.socket) -> int:
     """Serve on the listening ``sock`` until SIGINT or SIGTERM (the --reload child runs this)."""
     from portal_mock.app import create_app
+    from portal_mock.transport_limits import guarded_protocol, transport_limits
 
     if log_level not in ("info", "debug"):
         # The line per request is an info message, as uvicorn's access log was.
@@ -346,6 +360,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
     if args.command == "contract":
         return contract(vars(args), os.environ)
+    if args.command == "lint":
+        from portal_mock.spec_tools.lint import command
+
+        return command(args)
     if args.command == "seed":
         from portal_mock.seed_command import seed
 

@@ -1,0 +1,1 @@
+"""Tools for spec authors: ``portal-mock lint`` (and, to come, ``diff``)."""

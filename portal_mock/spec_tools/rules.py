@@ -1,0 +1,139 @@
+"""The lint rules: each a function from the spec to its findings, (path, message) pairs.
+
+A path is the place in the document the finding is about, as keys and indexes
+from its root, so that the linter can say the line.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import jsonschema
+from openapi_spec_validator import OpenAPIV30SpecValidator
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT4
+
+from portal_mock.compiled_schemas import as_json_schema
+
+Path = tuple[Any, ...]
+Finding = tuple[Path, str]
+Rule = Callable[[dict[str, Any]], Iterator[Finding]]
+METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+HANDLERS = "handlers.links"
+
+
+def operations(spec: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for template, item in (spec.get("paths") or {}).items():
+        for method in METHODS:
+            if isinstance(item, dict) and isinstance(item.get(method), dict):
+                yield template, method, item[method]
+
+
+def openapi_valid(spec: dict[str, Any]) -> Iterator[Finding]:
+    """The document is valid OpenAPI 3.0, as openapi-spec-validator reads it."""
+    for error in OpenAPIV30SpecValidator(spec).iter_errors():
+        yield tuple(error.absolute_path), error.message
+
+
+def handlers_resolve(spec: dict[str, Any]) -> Iterator[Finding]:
+    """Every operationId names a handler, and every handler is named by an operation."""
+    from portal_mock.app import handler_name
+
+    module = importlib.import_module(HANDLERS)
+    named: set[str] = set()
+    for template, method, operation in operations(spec):
+        operation_id = operation.get("operationId")
+        if not isinstance(operation_id, str):
+            yield ("paths", template, method), "has no operationId, so no handler"
+            continue
+        name = handler_name(operation_id).rsplit(".", 1)[1]
+        named.add(name)
+        if not inspect.iscoroutinefunction(getattr(module, name, None)):
+            yield (
+                ("paths", template, method, "operationId"),
+                f"{operation_id} names {HANDLERS}.{name}, which does not exist",
+            )
+    for name, function in inspect.getmembers(module, inspect.iscoroutinefunction):
+        if function.__module__ == HANDLERS and not name.startswith("_") and name not in named:
+            yield ("paths",), f"{HANDLERS}.{name} is reached by no operation"
+
+
+def error_statuses(spec: dict[str, Any]) -> Iterator[Finding]:
+    """Every operation documents 400, 401 (when it takes a key) and 500; every operation
+    on a path with a parameter, 404."""
+    for template, method, operation in operations(spec):
+        secured = operation.get("security", spec.get("security"))
+        wanted = ["400", *(["401"] if secured else []), "500"]
+        wanted += ["404"] if "{" in template else []
+        documented = {str(status) for status in operation.get("responses") or {}}
+        missing = [status for status in wanted if status not in documented]
+        if missing:
+            where = ("paths", template, method, "responses")
+            yield where, f"{method.upper()} {template} does not document {', '.join(missing)}"
+
+
+def examples_valid(spec: dict[str, Any]) -> Iterator[Finding]:
+    """Every example and default validates against the schema it stands beside."""
+    document = as_json_schema(spec)
+    registry = Registry().with_resource(
+        "urn:spec", Resource.from_contents(document, default_specification=DRAFT4)
+    )
+    for path, node in _nodes(spec, ()):
+        for where, value, schema_path in _samples(path, node):
+            pointer = "/".join(_escaped(part) for part in schema_path)
+            validator = jsonschema.Draft4Validator(
+                {"$ref": f"urn:spec#/{pointer}"},
+                registry=registry,
+                format_checker=jsonschema.Draft4Validator.FORMAT_CHECKER,
+            )
+            for error in validator.iter_errors(value):
+                at = ".".join(str(part) for part in error.absolute_path)
+                # Located at the offending value itself, within the example.
+                yield (*where, *error.absolute_path), error.message + (f" (at {at})" if at else "")
+
+
+def _escaped(part: Any) -> str:
+    return str(part).replace("~", "~0").replace("/", "~1")
+
+
+def _nodes(node: Any, path: Path) -> Iterator[tuple[Path, dict[str, Any]]]:
+    if isinstance(node, dict):
+        yield path, node
+        for key, value in node.items():
+            yield from _nodes(value, (*path, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _nodes(value, (*path, index))
+
+
+_SCHEMA_KEYS = ("type", "$ref", "anyOf", "allOf", "oneOf")
+
+
+def _samples(path: Path, node: dict[str, Any]) -> Iterator[tuple[Path, Any, Path]]:
+    """Each example or default ``node`` holds: where it is, its value, and its schema's path.
+
+    A media type or parameter holds them beside its ``schema``; a schema holds
+    its own ``default`` (``x-default`` for objects) and ``example``.
+    """
+    if "schema" in node:
+        schema = (*path, "schema")
+        if "example" in node:
+            yield (*path, "example"), node["example"], schema
+        for name, example in (node.get("examples") or {}).items():
+            if isinstance(example, dict) and "value" in example:
+                yield (*path, "examples", name, "value"), example["value"], schema
+    elif any(key in node for key in _SCHEMA_KEYS):
+        for key in ("default", "x-default", "example"):
+            if key in node:
+                yield (*path, key), node[key], path
+
+
+RULES: dict[str, Rule] = {
+    "openapi-valid": openapi_valid,
+    "handlers-resolve": handlers_resolve,
+    "error-statuses": error_statuses,
+    "examples-valid": examples_valid,
+}
