@@ -63,8 +63,35 @@ def test_the_bundled_spec_lints_clean() -> None:
             "    - field: 7\n                      message: \"'shared'",
             "7 is not of type 'string'",
         ),
+        (
+            "links-resolve",
+            "        GetLinkById:\n          operationId: getWorkorderPortalLink",
+            "        GetLinkById:\n          operationId: fetchWorkorderPortalLink",
+            "link GetLinkById names no operation of the spec",
+        ),
+        (
+            "links-resolve",
+            "            id: $response.body#/data/_id\n          description: Read the",
+            "            link_id: $response.body#/data/_id\n          description: Read the",
+            "getWorkorderPortalLink has no parameter link_id",
+        ),
+        (
+            "error-envelope",
+            "namespaces reach.\n      content:\n        application/json:\n          schema:\n"
+            "            $ref: '#/components/schemas/ErrorResponse'",
+            "namespaces reach.\n      content:\n        application/json:\n          schema:\n"
+            "            $ref: '#/components/schemas/DeleteResponse'",
+            "answers 404 without #/components/schemas/ErrorResponse",
+        ),
     ],
-    ids=["openapi-valid", "handlers-resolve", "examples-valid"],
+    ids=[
+        "openapi-valid",
+        "handlers-resolve",
+        "examples-valid",
+        "links-resolve operation",
+        "links-resolve parameter",
+        "error-envelope",
+    ],
 )
 def test_each_rule_names_the_line_it_finds(
     tmp_path: Path, rule: str, old: str, new: str, says: str
@@ -97,10 +124,23 @@ def test_json_output_and_exit_codes(tmp_path: Path) -> None:
     assert done.returncode == 1
     findings = json.loads(done.stdout)
     assert {"file", "line", "rule", "message"} <= set(findings[0])
-    assert {f["rule"] for f in findings} == {"handlers-resolve"}
+    # The links naming the old operationId no longer resolve either.
+    assert {f["rule"] for f in findings} == {"handlers-resolve", "links-resolve"}
     broken = tmp_path / "broken.yaml"
     broken.write_text("openapi: [3.0\n", encoding="utf-8")
     for unreadable in (str(broken), str(tmp_path / "missing.yaml")):
         done = run(unreadable)
         assert done.returncode == 2
         assert "cannot read" in done.stderr
+
+
+def test_an_answer_without_an_example_is_found(tmp_path: Path) -> None:
+    # Prefer: code=429 sends the spec's own example: without one there is nothing to send.
+    start = TEXT.index("          examples:\n            too-many-sessions:")
+    end = TEXT.index("    StorageUnavailable:")
+    assert end > start
+    path = tmp_path / "spec.yaml"
+    path.write_text(TEXT[:start] + TEXT[end:], encoding="utf-8")
+    found = [f for f in lint(path) if f.rule == "prefer-examples"]
+    assert found
+    assert all("the 429 answer has no example" in f.message for f in found)

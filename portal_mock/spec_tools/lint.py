@@ -35,12 +35,13 @@ def lint(path: Path) -> list[Finding]:
     if not isinstance(spec, dict):
         raise ValueError("the document is not a mapping")
     lines = Lines(text)
-    found = [
+    found = {
         Finding(str(path), lines.line(where), name, message)
         for name, rule in RULES.items()
         for where, message in rule(spec)
-    ]
-    return sorted(found, key=lambda f: (f.line, f.rule))
+    }
+    # A shared component is found once, however many operations use it.
+    return sorted(found, key=lambda f: (f.line, f.rule, f.message))
 
 
 def run(path: Path, output: str, out: TextIO = sys.stdout) -> int:

@@ -131,9 +131,91 @@ def _samples(path: Path, node: dict[str, Any]) -> Iterator[tuple[Path, Any, Path
                 yield (*path, key), node[key], path
 
 
+ENVELOPE = "#/components/schemas/ErrorResponse"
+
+
+def _resolved(spec: dict[str, Any], node: Any) -> Any:
+    """``node``, following a local ``$ref`` (a chain of them) to what it names."""
+    return _resolved_at(spec, node, ())[0]
+
+
+def _resolved_at(spec: dict[str, Any], node: Any, path: Path) -> tuple[Any, Path]:
+    """``node`` followed through its ``$ref``s, and the path of what it ends at."""
+    seen = 0
+    while isinstance(node, dict) and isinstance(node.get("$ref"), str) and seen < 20:
+        target: Any = spec
+        path = tuple(
+            part.replace("~1", "/").replace("~0", "~")
+            for part in node["$ref"].removeprefix("#/").split("/")
+        )
+        for part in path:
+            target = target.get(part) if isinstance(target, dict) else None
+        node, seen = target, seen + 1
+    return node, path
+
+
+def _responses(spec: dict[str, Any]) -> Iterator[tuple[Path, str, str, str, dict[str, Any]]]:
+    """Each documented response: its path, the operation's method and template, its status,
+    and the response resolved."""
+    for template, method, operation in operations(spec):
+        for status, response in (operation.get("responses") or {}).items():
+            # Located where the response is written: a shared one in components.
+            here = ("paths", template, method, "responses", status)
+            found, where = _resolved_at(spec, response, here)
+            if isinstance(found, dict):
+                yield where, method, template, str(status), found
+
+
+def links_resolve(spec: dict[str, Any]) -> Iterator[Finding]:
+    """Every ``links`` entry names an operation, and parameters that operation has."""
+    by_id = {op.get("operationId"): (t, op) for t, _, op in operations(spec)}
+    for where, _, _, _, response in _responses(spec):
+        for name, link in (response.get("links") or {}).items():
+            link = _resolved(spec, link)
+            target = by_id.get(link.get("operationId")) if isinstance(link, dict) else None
+            if target is None:
+                yield (*where, "links", name), f"link {name} names no operation of the spec"
+                continue
+            template, operation = target
+            shared = (spec["paths"][template] or {}).get("parameters", [])
+            known = {
+                _resolved(spec, p).get("name")
+                for p in [*shared, *operation.get("parameters", [])]
+                if isinstance(_resolved(spec, p), dict)
+            }
+            for parameter in link.get("parameters") or {}:
+                if parameter not in known:
+                    yield (
+                        (*where, "links", name, "parameters", parameter),
+                        f"link {name}: {link['operationId']} has no parameter {parameter}",
+                    )
+
+
+def error_envelope(spec: dict[str, Any]) -> Iterator[Finding]:
+    """Every error answer (4xx, 5xx) is the shared envelope, ErrorResponse, as JSON."""
+    for where, method, template, status, response in _responses(spec):
+        if status[:1] not in ("4", "5"):
+            continue
+        schema = ((response.get("content") or {}).get("application/json") or {}).get("schema")
+        if not isinstance(schema, dict) or schema.get("$ref") != ENVELOPE:
+            yield where, f"{method.upper()} {template} answers {status} without {ENVELOPE}"
+
+
+def prefer_examples(spec: dict[str, Any]) -> Iterator[Finding]:
+    """Every documented answer with a JSON body has an example, so that ``Prefer: code=``
+    can send it (the mock answers a Prefer only with the spec's own examples)."""
+    for where, method, template, status, response in _responses(spec):
+        media = (response.get("content") or {}).get("application/json")
+        if isinstance(media, dict) and not media.get("examples") and "example" not in media:
+            yield where, f"{method.upper()} {template}: the {status} answer has no example"
+
+
 RULES: dict[str, Rule] = {
     "openapi-valid": openapi_valid,
     "handlers-resolve": handlers_resolve,
     "error-statuses": error_statuses,
     "examples-valid": examples_valid,
+    "links-resolve": links_resolve,
+    "error-envelope": error_envelope,
+    "prefer-examples": prefer_examples,
 }
