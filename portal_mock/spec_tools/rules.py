@@ -11,25 +11,20 @@ import inspect
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import jsonschema
 from openapi_spec_validator import OpenAPIV30SpecValidator
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT4
 
-from portal_mock.compiled_schemas import as_json_schema
+from portal_mock.spec_tools.document import (
+    Path,
+    Validators,
+    operations,
+    parameters,
+    resolved,
+    resolved_at,
+)
 
-Path = tuple[Any, ...]
 Finding = tuple[Path, str]
 Rule = Callable[[dict[str, Any]], Iterator[Finding]]
-METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 HANDLERS = "handlers.links"
-
-
-def operations(spec: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
-    for template, item in (spec.get("paths") or {}).items():
-        for method in METHODS:
-            if isinstance(item, dict) and isinstance(item.get(method), dict):
-                yield template, method, item[method]
 
 
 def openapi_valid(spec: dict[str, Any]) -> Iterator[Finding]:
@@ -77,26 +72,14 @@ def error_statuses(spec: dict[str, Any]) -> Iterator[Finding]:
 
 def examples_valid(spec: dict[str, Any]) -> Iterator[Finding]:
     """Every example and default validates against the schema it stands beside."""
-    document = as_json_schema(spec)
-    registry = Registry().with_resource(
-        "urn:spec", Resource.from_contents(document, default_specification=DRAFT4)
-    )
+    validators = Validators(spec)
     for path, node in _nodes(spec, ()):
         for where, value, schema_path in _samples(path, node):
-            pointer = "/".join(_escaped(part) for part in schema_path)
-            validator = jsonschema.Draft4Validator(
-                {"$ref": f"urn:spec#/{pointer}"},
-                registry=registry,
-                format_checker=jsonschema.Draft4Validator.FORMAT_CHECKER,
-            )
+            validator = validators.at(schema_path)
             for error in validator.iter_errors(value):
                 at = ".".join(str(part) for part in error.absolute_path)
                 # Located at the offending value itself, within the example.
                 yield (*where, *error.absolute_path), error.message + (f" (at {at})" if at else "")
-
-
-def _escaped(part: Any) -> str:
-    return str(part).replace("~", "~0").replace("/", "~1")
 
 
 def _nodes(node: Any, path: Path) -> Iterator[tuple[Path, dict[str, Any]]]:
@@ -134,26 +117,6 @@ def _samples(path: Path, node: dict[str, Any]) -> Iterator[tuple[Path, Any, Path
 ENVELOPE = "#/components/schemas/ErrorResponse"
 
 
-def _resolved(spec: dict[str, Any], node: Any) -> Any:
-    """``node``, following a local ``$ref`` (a chain of them) to what it names."""
-    return _resolved_at(spec, node, ())[0]
-
-
-def _resolved_at(spec: dict[str, Any], node: Any, path: Path) -> tuple[Any, Path]:
-    """``node`` followed through its ``$ref``s, and the path of what it ends at."""
-    seen = 0
-    while isinstance(node, dict) and isinstance(node.get("$ref"), str) and seen < 20:
-        target: Any = spec
-        path = tuple(
-            part.replace("~1", "/").replace("~0", "~")
-            for part in node["$ref"].removeprefix("#/").split("/")
-        )
-        for part in path:
-            target = target.get(part) if isinstance(target, dict) else None
-        node, seen = target, seen + 1
-    return node, path
-
-
 def _responses(spec: dict[str, Any]) -> Iterator[tuple[Path, str, str, str, dict[str, Any]]]:
     """Each documented response: its path, the operation's method and template, its status,
     and the response resolved."""
@@ -161,7 +124,7 @@ def _responses(spec: dict[str, Any]) -> Iterator[tuple[Path, str, str, str, dict
         for status, response in (operation.get("responses") or {}).items():
             # Located where the response is written: a shared one in components.
             here = ("paths", template, method, "responses", status)
-            found, where = _resolved_at(spec, response, here)
+            found, where = resolved_at(spec, response, here)
             if isinstance(found, dict):
                 yield where, method, template, str(status), found
 
@@ -171,17 +134,14 @@ def links_resolve(spec: dict[str, Any]) -> Iterator[Finding]:
     by_id = {op.get("operationId"): (t, op) for t, _, op in operations(spec)}
     for where, _, _, _, response in _responses(spec):
         for name, link in (response.get("links") or {}).items():
-            link = _resolved(spec, link)
+            link = resolved(spec, link)
             target = by_id.get(link.get("operationId")) if isinstance(link, dict) else None
             if target is None:
                 yield (*where, "links", name), f"link {name} names no operation of the spec"
                 continue
             template, operation = target
-            shared = (spec["paths"][template] or {}).get("parameters", [])
             known = {
-                _resolved(spec, p).get("name")
-                for p in [*shared, *operation.get("parameters", [])]
-                if isinstance(_resolved(spec, p), dict)
+                p.get("name") for p in parameters(spec, template, operation) if isinstance(p, dict)
             }
             for parameter in link.get("parameters") or {}:
                 if parameter not in known:
