@@ -77,6 +77,7 @@ def _parser() -> argparse.ArgumentParser:
     _contract_parser(commands)
     _seed_parser(commands)
     _lint_parser(commands)
+    _diff_parser(commands)
     return parser
 
 
@@ -140,7 +141,7 @@ def _transport_flags(serve: argparse.ArgumentParser) -> None:
 
 
 def _lint_parser(commands: Any) -> None:
-    from portal_mock.paths import DEFAULT_SPEC
+    from portal_mock.paths import DEFAULT_FIXTURES, DEFAULT_SPEC
 
     lint = commands.add_parser(
         "lint",
@@ -149,7 +150,33 @@ def _lint_parser(commands: Any) -> None:
         "exit 0 clean, 1 findings, 2 unreadable.",
     )
     lint.add_argument("spec", nargs="?", default=str(DEFAULT_SPEC), help="[the bundled spec]")
+    lint.add_argument(
+        "--fixtures",
+        default=str(DEFAULT_FIXTURES),
+        metavar="FILE",
+        help="links that must validate against the spec's link schema [the bundled fixtures]",
+    )
     lint.add_argument("--format", choices=["text", "json"], default="text")
+
+
+def _diff_parser(commands: Any) -> None:
+    diff = commands.add_parser(
+        "diff",
+        help="what a new version of the spec breaks, for clients and for stored links",
+        description="Compare two versions of the spec, each a file or git:REF:PATH; list each "
+        "breaking and compatible change with its file, line and rule, and with --db or "
+        "--fixtures the links the new version makes invalid. Exit 0 when nothing breaks, "
+        "1 when something does, 2 when a side cannot be read.",
+    )
+    diff.add_argument("old", metavar="OLD", help="the version clients use now")
+    diff.add_argument("new", metavar="NEW", help="the edited version")
+    diff.add_argument(
+        "--db", action="append", default=[], metavar="FILE", help="a store file to check"
+    )
+    diff.add_argument(
+        "--fixtures", action="append", default=[], metavar="FILE", help="fixtures to check"
+    )
+    diff.add_argument("--format", choices=["text", "json"], default="text")
 
 
 def _seed_parser(commands: Any) -> None:
@@ -364,6 +391,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from portal_mock.spec_tools.lint import command
 
         return command(args)
+    if args.command == "diff":
+        from portal_mock.spec_tools.diff import command as diff_command
+
+        return diff_command(args)
     if args.command == "seed":
         from portal_mock.seed_command import seed
 

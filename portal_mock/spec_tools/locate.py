@@ -15,25 +15,26 @@ class Lines:
         self._root = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
     def line(self, path: Sequence[Any]) -> int:
-        """The line (from 1) of the deepest node on ``path`` that exists."""
-        node = self._root
+        """The line (from 1) of the deepest node on ``path`` that exists: of its key, when it
+        is a mapping's value, since a block value starts on the line after it."""
+        node, line = self._root, 1
         if node is None:
-            return 1
+            return line
+        line = int(node.start_mark.line) + 1
         for part in path:
             found = _child(node, part)
             if found is None:
                 break
-            node = found
-        return int(node.start_mark.line) + 1
+            node, line = found[0], int(found[1].start_mark.line) + 1
+        return line
 
 
-def _child(node: yaml.Node, part: Any) -> yaml.Node | None:
+def _child(node: yaml.Node, part: Any) -> tuple[yaml.Node, yaml.Node] | None:
+    """The child ``part`` of ``node``, and the node that names it (its key, or itself)."""
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
             if key.value == str(part):
-                found: yaml.Node = value
-                return found
+                return value, key
     elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-        child: yaml.Node = node.value[part]
-        return child
+        return node.value[part], node.value[part]
     return None
