@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import clean_os_environment
 
-from portal_mock.paths import DEFAULT_SPEC
+from portal_mock.paths import DEFAULT_FIXTURES, DEFAULT_SPEC
 from portal_mock.spec_tools.lint import lint
 
 TEXT = DEFAULT_SPEC.read_text(encoding="utf-8")
@@ -144,3 +144,21 @@ def test_an_answer_without_an_example_is_found(tmp_path: Path) -> None:
     found = [f for f in lint(path) if f.rule == "prefer-examples"]
     assert found
     assert all("the 429 answer has no example" in f.message for f in found)
+
+
+def test_a_fixture_the_spec_refuses_is_found_at_its_line(tmp_path: Path) -> None:
+    links = json.loads(DEFAULT_FIXTURES.read_text(encoding="utf-8"))
+    links[3]["link_type"] = "internal"
+    fixtures = tmp_path / "fixtures.json"
+    fixtures.write_text(json.dumps(links, indent=2), encoding="utf-8")
+    done = run("--fixtures", str(fixtures))
+    assert done.returncode == 1
+    text = fixtures.read_text(encoding="utf-8")
+    line = text[: text.index(links[3]["_id"])].count("\n") + 1
+    assert (
+        f"{fixtures}:{line}: fixtures-valid: link {links[3]['_id']}: link_type: 'internal' "
+        "is not one of ['public', 'private', 'secure']"
+    ) in done.stdout
+    assert lint(DEFAULT_SPEC, DEFAULT_FIXTURES) == []
+    fixtures.write_text("{not json", encoding="utf-8")
+    assert run("--fixtures", str(fixtures)).returncode == 2

@@ -13,10 +13,13 @@ from typing import Any, TextIO
 
 import yaml
 
+from portal_mock.spec_tools.document import Validators
 from portal_mock.spec_tools.locate import Lines
 from portal_mock.spec_tools.rules import RULES
+from portal_mock.spec_tools.stored_data import link_schema
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_UNREADABLE = 0, 1, 2
+FIXTURES_RULE = "fixtures-valid"
 
 
 @dataclass(frozen=True)
@@ -27,9 +30,10 @@ class Finding:
     message: str
 
 
-def lint(path: Path) -> list[Finding]:
-    """Every finding of every rule on the document at ``path``; OSError or yaml.YAMLError
-    (or ValueError for a document that is not a mapping) when it cannot be read."""
+def lint(path: Path, fixtures: Path | None = None) -> list[Finding]:
+    """Every finding of every rule on the document at ``path``, and on the links in
+    ``fixtures``; OSError or yaml.YAMLError (or ValueError for a document that is not a
+    mapping, or fixtures that are not JSON) when either cannot be read."""
     text = path.read_text(encoding="utf-8")
     spec = yaml.safe_load(text)
     if not isinstance(spec, dict):
@@ -41,12 +45,34 @@ def lint(path: Path) -> list[Finding]:
         for where, message in rule(spec)
     }
     # A shared component is found once, however many operations use it.
-    return sorted(found, key=lambda f: (f.line, f.rule, f.message))
+    listed = sorted(found, key=lambda f: (f.line, f.rule, f.message))
+    return listed + (fixtures_valid(spec, fixtures) if fixtures is not None else [])
 
 
-def run(path: Path, output: str, out: TextIO = sys.stdout) -> int:
+def fixtures_valid(spec: dict[str, Any], fixtures: Path) -> list[Finding]:
+    """Rule fixtures-valid: every fixture is a link the spec's link schema accepts."""
+    text = fixtures.read_text(encoding="utf-8")
+    links = json.loads(text)
+    if not isinstance(links, list):
+        raise ValueError(f"{fixtures} does not hold a list of links")
+    where = link_schema(spec)
+    if where is None:
+        return [Finding(str(fixtures), 1, FIXTURES_RULE, "the spec has no link schema to check")]
+    validator = Validators(spec).at(where)
+    found = []
+    for position, link in enumerate(links):
+        name = link.get("_id") if isinstance(link, dict) else None
+        line = text.count("\n", 0, text.find(f'"{name}"')) + 1 if name else 1
+        for error in validator.iter_errors(link):
+            at = ".".join(str(part) for part in error.absolute_path) or "(link)"
+            message = f"link {name or f'#{position + 1}'}: {at}: {error.message[:200]}"
+            found.append(Finding(str(fixtures), line, FIXTURES_RULE, message))
+    return found
+
+
+def run(path: Path, output: str, out: TextIO = sys.stdout, fixtures: Path | None = None) -> int:
     try:
-        found = lint(path)
+        found = lint(path, fixtures)
     except (OSError, UnicodeDecodeError, yaml.YAMLError, ValueError) as exc:
         print(f"portal-mock lint: cannot read {path}: {exc}", file=sys.stderr)
         return EXIT_UNREADABLE
@@ -61,4 +87,5 @@ def run(path: Path, output: str, out: TextIO = sys.stdout) -> int:
 
 
 def command(arguments: Any) -> int:
-    return run(Path(arguments.spec), arguments.format)
+    fixtures = Path(arguments.fixtures) if arguments.fixtures else None
+    return run(Path(arguments.spec), arguments.format, fixtures=fixtures)
