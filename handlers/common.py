@@ -32,6 +32,13 @@ def store() -> LinkStore:
     return found
 
 
+def field_filters(arguments: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
+    """The list's arguments that a spec's own query parameters add, each as (field, value):
+    spec_fit.py accepted each at start-up as named after a field of the link."""
+    fields: dict[str, str] = current["state"]["field_filters"]
+    return tuple((fields[name], value) for name, value in arguments.items() if name in fields)
+
+
 def ok(data: Any, **extra: Any) -> Response:
     return {"success": True, "data": data, **extra}, 200
 

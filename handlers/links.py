@@ -11,6 +11,7 @@ from typing import Any
 
 from handlers.common import (
     Response,
+    field_filters,
     forbidden,
     link_or_404,
     namespaces,
@@ -32,6 +33,7 @@ async def list_workorder_portal_links(
     is_active: bool | None = None,
     link_type: str | None = None,
     _id: list[str] | None = None,
+    **fields: Any,
 ) -> Response:
     query = LinkQuery(
         company_namespace=company_namespace or (),
@@ -40,6 +42,7 @@ async def list_workorder_portal_links(
         link_type=link_type,
         ids=_id or (),
         visible=reach().namespaces,
+        equal=field_filters(fields),
         sort=sort,
         page=page,
         per_page=per_page,

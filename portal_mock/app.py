@@ -18,7 +18,7 @@ from connexion.options import SwaggerUIOptions
 from connexion.resolver import Resolver
 from starlette.exceptions import HTTPException
 
-from portal_mock import errors
+from portal_mock import errors, spec_fit
 from portal_mock.auth import api_key_handler
 from portal_mock.body_limit import BodyLimitMiddleware
 from portal_mock.cors import PathCORSMiddleware, origin_rules
@@ -126,11 +126,14 @@ def create_app(settings: Settings, store: LinkStore | None = None) -> AsyncApp:
             "api_spec": spec,
             "keys": keys,
             "key_header": key_header(spec),
+            "field_filters": field_filters,
         }
         if owned:
             link_store.close()
 
     spec = load_spec(settings.spec)
+    # An edit to the spec the mock cannot follow stops it here, with the reason.
+    field_filters = spec_fit.check(spec)
     controls = load_spec(DEFAULT_CONTROLS_SPEC)
     keys = key_scopes(settings.api_keys, settings.keys_file, DEV_KEY)
     app = AsyncApp(

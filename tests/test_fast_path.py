@@ -210,6 +210,7 @@ def call(
             "store": link_store,
             "keys": key_scopes([API_KEY], None, API_KEY),
             "key_header": "x-api-key",
+            "field_filters": {},
         },
     }
     size = max(1, -(-len(body) // chunks))

@@ -413,6 +413,8 @@ class LinkStore:
         if query.is_active is not None or query.link_type is not None:
             # The indexes answer the other filters exactly.
             found = [row for row in found if query.matches_row(row)]
+        if query.equal:
+            found = [row for row in found if query.matches_fields(decoded(row[RAW]))]
         return found
 
     def _candidates(self, query: LinkQuery) -> set[str]:

@@ -55,6 +55,10 @@ class LinkQuery:
     ids: Sequence[str] = ()
     # The namespaces the caller's key reaches (None: all); a link outside them is not there.
     visible: frozenset[str] | None = None
+    # Filters on other fields, by name: query parameters an edited spec adds, each
+    # named after a field of the link (spec_fit.py). The row does not hold those
+    # fields, so a link is decoded to check them.
+    equal: tuple[tuple[str, Any], ...] = ()
     sort: str = DEFAULT_SORT
     page: int = 1
     per_page: int = 25
@@ -68,10 +72,15 @@ class LinkQuery:
             or self.workorder is not None
             or self.is_active is not None
             or self.link_type is not None
+            or bool(self.equal)
         )
 
     def matches(self, link: Link) -> bool:
-        return self.matches_row(row_of(link, None))
+        return self.matches_row(row_of(link, None)) and self.matches_fields(link)
+
+    def matches_fields(self, link: Link) -> bool:
+        """``link`` has each ``equal`` field's value: any of a list given, or in a list held."""
+        return all(_holds(link.get(name), wanted) for name, wanted in self.equal)
 
     def matches_row(self, row: Row) -> bool:
         return (
@@ -85,6 +94,17 @@ class LinkQuery:
             )
             and (self.visible is None or not self.visible.isdisjoint(row[NAMESPACES]))
         )
+
+
+def _holds(value: Any, wanted: Any) -> bool:
+    options = wanted if isinstance(wanted, list) else [wanted]
+    if isinstance(value, list):
+        return any(option in value for option in options)
+    # 1 and True are equal in Python, not in JSON.
+    return any(
+        value == option and isinstance(value, bool) == isinstance(option, bool)
+        for option in options
+    )
 
 
 def parse_datetime(value: str) -> datetime:
