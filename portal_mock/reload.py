@@ -9,6 +9,7 @@ the app; ours is built from settings, so the child builds it again instead.
 from __future__ import annotations
 
 import dataclasses
+import io
 import os
 import signal
 import socket
@@ -51,9 +52,38 @@ def _serve_child(settings: Settings, log_level: str, sock: socket.socket, serve:
     return serve(settings, log_level, sock)
 
 
+class SpecWatch:
+    """The spec as last served, to tell what an edit breaks before the server restarts on it."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.path, self.db = settings.spec, settings.db
+        self.served = self.path.read_text(encoding="utf-8")
+
+    def report(self) -> str:
+        """What the edited spec breaks, against the version served, and which stored links
+        it makes invalid; it becomes the version served."""
+        from portal_mock.spec_tools.diff import Version, diff, render
+        from portal_mock.spec_tools.document import Unreadable, parse
+        from portal_mock.store.peek import stored_links
+
+        try:
+            text = self.path.read_text(encoding="utf-8")
+            old = Version("served", self.served, parse(self.served, "served"))
+            new = Version(str(self.path), text, parse(text, str(self.path)))
+            # A reload keeps the store: its links are read as they are now.
+            data = [(str(self.db), stored_links(self.db))] if self.db is not None else []
+        except (Unreadable, OSError, ValueError) as exc:
+            return f"portal-mock: cannot compare the spec with the one served: {exc}\n"
+        self.served = text
+        out = io.StringIO()
+        render(diff(old, new, data), out)
+        return f"portal-mock: {self.path.name} against the version served:\n{out.getvalue()}"
+
+
 def serve_with_reload(settings: Settings, log_level: str, sock: socket.socket, serve: Serve) -> int:
     """Run ``serve`` in a child, again after each change, until SIGINT or SIGTERM; return 0."""
     files = watched_files(settings)
+    spec = SpecWatch(settings)
 
     # Folders are watched, not the files: an editor that saves by renaming a
     # new file over the old one would leave a watch on the file itself blind.
@@ -61,6 +91,8 @@ def serve_with_reload(settings: Settings, log_level: str, sock: socket.socket, s
         return Path(path).resolve() in files
 
     def announce(changes: set[tuple[Change, str]]) -> None:
+        if any(Path(path).resolve() == settings.spec.resolve() for _, path in changes):
+            print(spec.report(), end="", flush=True)
         names = ", ".join(sorted({Path(path).name for _, path in changes}))
         print(f"portal-mock: {names} changed, restarting", flush=True)
 

@@ -195,6 +195,10 @@ class RunningServer:
                 self._ready.set()
         self._ready.set()
 
+    def output(self) -> str:
+        """What the server has printed after its banner so far."""
+        return "".join(self._rest)
+
     def stop(self, sig: int = signal.SIGTERM) -> tuple[int, str]:
         """Send ``sig``, wait for the exit, return the exit code and the output after the banner."""
         if self.process.poll() is None:

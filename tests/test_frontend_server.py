@@ -166,3 +166,32 @@ def test_a_killed_reload_supervisor_leaves_no_server_behind(run_server: Start) -
         time.sleep(0.5)
     else:
         pytest.fail("the reload child still answers after its supervisor was killed")
+
+
+def test_reload_first_says_what_the_edit_breaks_and_which_stored_links_it_refuses(
+    run_server: Start, tmp_path: Path
+) -> None:
+    spec = tmp_path / "spec.yaml"
+    bundled = Path(__file__).resolve().parent.parent / "openapi" / "workorder-portal-links.yaml"
+    text = bundled.read_text(encoding="utf-8")
+    spec.write_text(text, encoding="utf-8")
+    server = run_server("--db", "db.json", "--no-fixtures", "--reload", "--spec", str(spec))
+    with client(server) as api:
+        public = api.post(BASE, json={"workorder": WORKORDER, "link_type": "public"}).json()
+        api.post(BASE, json={"workorder": WORKORDER, "link_type": "secure"})
+    narrowed = text.replace("enum: [public, private, secure]", "enum: [private, secure]")
+    assert narrowed != text
+    spec.write_text(narrowed, encoding="utf-8")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and "changed, restarting" not in server.output():
+        time.sleep(0.5)
+    code, output = server.stop()
+    assert code == 0, output
+    report = output[: output.index("spec.yaml changed, restarting")]
+    assert "spec.yaml against the version served:" in report
+    assert "BREAKING enum-narrowed: enum lost 'public'" in report
+    assert f"link {public['data']['_id']} is invalid under the new version" in report
+    assert "link_type: 'public' is not one of ['private', 'secure']" in report
+    assert (
+        "1 breaking change(s), 0 compatible, 1 stored link(s) or fixture(s) made invalid" in report
+    )
