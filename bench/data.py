@@ -10,8 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from portal_mock.jsonbody import encoded
-from portal_mock.store.snapshot import write_snapshot
+from portal_mock.store import LinkStore
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "openapi" / "workorder-portal-links.yaml"
@@ -70,9 +69,13 @@ def make_links(count: int) -> list[Link]:
 
 
 def write_store_snapshot(path: Path, links: list[Link]) -> None:
-    """Write ``links`` as the store's own snapshot, as if it had created them."""
-    last_id = max(link["_id"] for link in links) if links else None
-    write_snapshot(path, [encoded(link) for link in links], last_id)
+    """Write ``links`` as the store's own snapshot (and its row cache), as the store writes
+    it when it is reset to them."""
+    store = LinkStore(path)
+    try:
+        store.reset(links)
+    finally:
+        store.close()
 
 
 def write_json_server_db(path: Path, links: list[Link]) -> None:

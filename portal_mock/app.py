@@ -18,7 +18,7 @@ from connexion.options import SwaggerUIOptions
 from connexion.resolver import Resolver
 from starlette.exceptions import HTTPException
 
-from portal_mock import errors, spec_fit
+from portal_mock import checked_specs, errors, spec_fit
 from portal_mock.auth import api_key_handler
 from portal_mock.body_limit import BodyLimitMiddleware
 from portal_mock.cors import PathCORSMiddleware, origin_rules
@@ -131,6 +131,7 @@ def create_app(settings: Settings, store: LinkStore | None = None) -> AsyncApp:
         if owned:
             link_store.close()
 
+    checked_specs.install()
     spec = load_spec(settings.spec)
     # An edit to the spec the mock cannot follow stops it here, with the reason.
     field_filters = spec_fit.check(spec)

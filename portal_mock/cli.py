@@ -346,6 +346,10 @@ def _collect_old_objects_rarely() -> None:
 
 def serve_on(settings: Settings, log_level: str, sock: socket.socket) -> int:
     """Serve on the listening ``sock`` until SIGINT or SIGTERM (the --reload child runs this)."""
+    # Start-up makes hundreds of thousands of objects that live as long as the
+    # server (modules, the specs, the store): collecting while it runs finds no
+    # garbage, only costs, so the collector waits until all is built.
+    gc.disable()
     from portal_mock.app import create_app
     from portal_mock.transport_limits import guarded_protocol, transport_limits
 
@@ -358,6 +362,8 @@ def serve_on(settings: Settings, log_level: str, sock: socket.socket) -> int:
         sock.close()
         print(f"portal-mock: cannot start: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    gc.freeze()
+    gc.enable()
     _collect_old_objects_rarely()
     host, port = sock.getsockname()[:2]
     # The app writes its own line per request (portal_mock.requestlog), keys never in it.

@@ -323,3 +323,81 @@ def test_a_snapshot_is_made_durable_a_mebibyte_at_a_time(
     assert len(flushed) >= 2
     assert all(step <= snapshot.FLUSH_BYTES + 2000 for step in steps)
     assert read_snapshot(path) == (links, "f" * 24)
+
+
+def _decodes_during_open(path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[LinkStore, int]:
+    """Open the store at ``path``, counting the links it decodes to do so."""
+    from portal_mock.store import link_store
+
+    calls = []
+    real = link_store.decoded
+    monkeypatch.setattr(link_store, "decoded", lambda raw: calls.append(raw) or real(raw))
+    reopened = LinkStore(path)
+    monkeypatch.setattr(link_store, "decoded", real)
+    return reopened, len(calls)
+
+
+def _contents(store: LinkStore) -> list[object]:
+    by_namespace = store.search(LinkQuery(company_namespace=["acme"], sort="expiry_date"))
+    by_workorder = store.search(LinkQuery(workorder=WORKORDER, sort="-_id", per_page=100))
+    return [sorted(store.export(), key=lambda link: link["_id"]), by_namespace, by_workorder]
+
+
+def test_a_reopened_store_takes_its_rows_from_the_row_cache_not_its_links(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "db.json"
+    store = LinkStore(path)
+    for n in range(30):
+        expiry = None if n % 3 else f"2030-01-{n % 28 + 1:02d}T00:00:00+02:00"
+        new_link(store, company_namespace=["acme"] if n % 2 else [], expiry_date=expiry)
+    expected = _contents(store)
+    last = max(link["_id"] for link in store.export())
+    store.close()
+    assert (tmp_path / "db.json.rows").exists()
+    reopened, decoded = _decodes_during_open(path, monkeypatch)
+    assert decoded == 0, "start-up decoded links that the row cache holds"
+    assert _contents(reopened) == expected
+    assert str(new_link(reopened)["_id"]) > last
+    reopened.close()
+
+
+@pytest.mark.parametrize("damage", ["missing", "stale", "garbage"])
+def test_a_missing_stale_or_damaged_row_cache_is_rebuilt_from_the_links(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damage: str
+) -> None:
+    path, rows = tmp_path / "db.json", tmp_path / "db.json.rows"
+    store = LinkStore(path)
+    for n in range(10):
+        new_link(store, company_namespace=["acme"], is_active=bool(n % 2))
+    expected = _contents(store)
+    store.close()
+    if damage == "missing":
+        rows.unlink()
+    elif damage == "stale":
+        # As a crash between writing the new rows and renaming the new snapshot leaves it.
+        other = LinkStore(tmp_path / "other.json")
+        new_link(other)
+        other.close()
+        os.replace(tmp_path / "other.json.rows", rows)
+    else:
+        rows.write_bytes(b"\x00garbage")
+    reopened, decoded = _decodes_during_open(path, monkeypatch)
+    assert decoded == 10
+    assert _contents(reopened) == expected
+    reopened.close()
+
+
+@given(
+    st.lists(st.tuples(st.sampled_from("abcd"), st.sampled_from([f"{n:024x}" for n in range(40)])))
+)
+def test_an_index_built_at_once_holds_what_adding_one_by_one_does(
+    pairs: list[tuple[str, str]],
+) -> None:
+    one_by_one = IdIndex()
+    for value, link_id in pairs:
+        one_by_one.add(value, link_id)
+    at_once = IdIndex.of(pairs)
+    for value in "abcde":
+        assert sorted(at_once.ids(value)) == sorted(one_by_one.ids(value))
+    assert {type(ids) for ids in at_once.as_dict().values()} <= {str, tuple, set}

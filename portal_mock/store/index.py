@@ -10,7 +10,7 @@ and only a value with many links a set.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 
 # Up to this many ids a value holds a tuple (rebuilt on each change); more, a set.
 SMALL = 16
@@ -21,8 +21,21 @@ Ids = str | tuple[str, ...] | set[str]
 class IdIndex:
     """Value -> ids of the links holding it."""
 
-    def __init__(self) -> None:
-        self._ids: dict[str, Ids] = {}
+    def __init__(self, ids: dict[str, Ids] | None = None) -> None:
+        self._ids: dict[str, Ids] = ids if ids is not None else {}
+
+    @classmethod
+    def of(cls, pairs: Iterable[tuple[str, str]]) -> IdIndex:
+        """The index of (value, id) ``pairs``, built at once: each value's ids gathered in
+        a list, then held as adding them one by one would leave them."""
+        gathered: dict[str, list[str]] = {}
+        for value, link_id in pairs:
+            gathered.setdefault(value, []).append(link_id)
+        return cls({value: _held(list(dict.fromkeys(ids))) for value, ids in gathered.items()})
+
+    def as_dict(self) -> dict[str, Ids]:
+        """What the index holds, as ``IdIndex(ids)`` takes it back (shared, not copied)."""
+        return self._ids
 
     def add(self, value: str, link_id: str) -> None:
         found = self._ids.get(value)
@@ -59,3 +72,9 @@ class IdIndex:
 
     def clear(self) -> None:
         self._ids.clear()
+
+
+def _held(ids: list[str]) -> Ids:
+    if len(ids) == 1:
+        return ids[0]
+    return tuple(ids) if len(ids) <= SMALL else set(ids)

@@ -43,7 +43,16 @@ from portal_mock.store.querying import (
     paging,
     row_of,
 )
-from portal_mock.store.snapshot import read_snapshot, remove_leftovers, write_snapshot
+from portal_mock.store.row_cache import Rows, read_rows
+from portal_mock.store.snapshot import (
+    last_id_of,
+    read_links_at,
+    read_snapshot_meta,
+    remove_leftovers,
+    rows_token,
+    snapshot_meta,
+    write_snapshot,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -114,6 +123,18 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
+Indexes = dict[str, dict[str, Any]]
+
+
+def _indexes(rows: list[Row]) -> dict[str, IdIndex]:
+    """The store's indexes over ``rows``, built at once (at start-up, and for the row cache
+    a snapshot writes beside it)."""
+    return {
+        "workorder": IdIndex.of((row[WORKORDER], row[ID]) for row in rows),
+        "namespace": IdIndex.of((name, row[ID]) for row in rows for name in row[NAMESPACES]),
+    }
+
+
 def _link(row: Row) -> Link:
     link: Link = decoded(row[RAW])
     return link
@@ -148,10 +169,10 @@ class _Disk:
         self.snapshot_bytes = path.stat().st_size if path.exists() else 0
         self._compacting: threading.Thread | None = None
 
-    def load(self) -> tuple[list[bytes], str | None, list[dict[str, Any]]]:
-        """The snapshot's links, then every record of the sealed journal (if a compaction
-        did not finish) and of the journal, in order."""
-        links, last_id = read_snapshot(self.snapshot)
+    def load(self) -> tuple[list[Row], Indexes | None, str | None, list[dict[str, Any]]]:
+        """The snapshot's rows (and its indexes, when cached), then every record of the
+        sealed journal (if a compaction did not finish) and of the journal, in order."""
+        rows, indexes, last_id = self._rows()
         records: list[dict[str, Any]] = []
         if self.sealed.exists():
             sealed = Journal(self.sealed)
@@ -159,15 +180,26 @@ class _Disk:
                 records.extend(sealed.replay())
             finally:
                 sealed.close()
-        return links, last_id, [*records, *self.journal.replay()]
+        return rows, indexes, last_id, [*records, *self.journal.replay()]
+
+    def _rows(self) -> tuple[list[Row], Indexes | None, str | None]:
+        """The snapshot's rows, from its row cache when it has one, else from its links."""
+        meta = snapshot_meta(self.snapshot)
+        cached = read_rows(self.snapshot, rows_token(meta or {}), RAW)
+        if meta is not None and cached is not None:
+            links = read_links_at(self.snapshot, cached.starts, cached.ends)
+            rows = list(zip(*cached.rows.columns, links, strict=True))
+            return rows, cached.rows.indexes, last_id_of(meta)
+        links, meta = read_snapshot_meta(self.snapshot)
+        return [row_of(decoded(raw), raw) for raw in links], None, last_id_of(meta)
 
     def compact_due(self) -> bool:
         return self.journal.size >= max(self.snapshot_bytes, MIN_COMPACT_BYTES)
 
-    def compact_in_background(self, links: list[bytes], last_id: str | None) -> None:
-        """Seal the journal and write ``links`` as the snapshot on a thread of its own.
+    def compact_in_background(self, rows: list[Row], last_id: str | None) -> None:
+        """Seal the journal and write ``rows``' links as the snapshot on a thread of its own.
 
-        ``links`` must be what the journal holds so far. Writes go on into a new
+        ``rows`` must be what the journal holds so far. Writes go on into a new
         journal meanwhile. After a background compaction failed, the sealed
         journal is still there: this one then runs in place, as ``compact``.
         """
@@ -175,19 +207,19 @@ class _Disk:
             return  # one at a time: the next write that finds it due tries again
         if self.sealed.exists():
             try:
-                self.compact(links, last_id)
+                self.compact(rows, last_id)
             except OSError as exc:
                 self._refused(exc)
             return
         self.journal.seal(self.sealed)
         self._compacting = threading.Thread(
-            target=self._fold_sealed, args=(links, last_id), name="portal-mock-compaction"
+            target=self._fold_sealed, args=(rows, last_id), name="portal-mock-compaction"
         )
         self._compacting.start()
 
-    def _fold_sealed(self, links: list[bytes], last_id: str | None) -> None:
+    def _fold_sealed(self, rows: list[Row], last_id: str | None) -> None:
         try:
-            self.snapshot_bytes = write_snapshot(self.snapshot, links, last_id)
+            self.snapshot_bytes = self._write(rows, last_id)
             self.sealed.unlink()
         except OSError as exc:
             self._refused(exc)
@@ -202,12 +234,17 @@ class _Disk:
         if self._compacting is not None:
             self._compacting.join()
 
-    def compact(self, links: list[bytes], last_id: str | None) -> None:
-        """Write ``links`` as the snapshot here and now; empty both journals."""
+    def compact(self, rows: list[Row], last_id: str | None) -> None:
+        """Write ``rows``' links as the snapshot here and now; empty both journals."""
         self.settle()
-        self.snapshot_bytes = write_snapshot(self.snapshot, links, last_id)
+        self.snapshot_bytes = self._write(rows, last_id)
         self.journal.clear()
         self.sealed.unlink(missing_ok=True)
+
+    def _write(self, rows: list[Row], last_id: str | None) -> int:
+        columns = [list(column) for column in zip(*rows, strict=True)] or [[]] * (RAW + 1)
+        indexes = {name: index.as_dict() for name, index in _indexes(rows).items()}
+        return write_snapshot(self.snapshot, columns[RAW], last_id, Rows(columns[:RAW], indexes))
 
     def close(self) -> None:
         self.settle()
@@ -258,11 +295,19 @@ class LinkStore:
             raise
 
     def _load(self, disk: _Disk) -> None:
-        links, last_id, records = disk.load()
+        rows, indexes, last_id, records = disk.load()
         if last_id:
             self._ids.observe(last_id)
-        for raw in links:
-            self._put_row(row_of(decoded(raw), raw), ordered=False)
+        self._links = dict(zip((row[ID] for row in rows), rows, strict=True))
+        if self._links:
+            # Ids are 24 hex digits: the greatest string is the greatest id.
+            self._ids.observe(max(self._links))
+        if indexes is not None:
+            self._by_workorder = IdIndex(indexes["workorder"])
+            self._by_namespace = IdIndex(indexes["namespace"])
+        else:
+            built = _indexes(list(self._links.values()))
+            self._by_workorder, self._by_namespace = built["workorder"], built["namespace"]
         self._by_creation.add_many(self._links.values())
         for record in records:
             self._apply(record)
@@ -286,15 +331,13 @@ class LinkStore:
     def _put(self, link: Link) -> None:
         self._put_row(row_of(link, encoded(link)))
 
-    def _put_row(self, row: Row, ordered: bool = True) -> None:
-        """Store ``row``; ``ordered=False`` leaves the creation order to the caller."""
+    def _put_row(self, row: Row) -> None:
         link_id = row[ID]
         self._remove(link_id)
         self._links[link_id] = row
         self._ids.observe(link_id)
         self._by_workorder.add(row[WORKORDER], link_id)
-        if ordered:
-            self._by_creation.add(row)
+        self._by_creation.add(row)
         for namespace in row[NAMESPACES]:
             self._by_namespace.add(namespace, link_id)
 
@@ -339,7 +382,7 @@ class LinkStore:
                         del self._pending[link_id]
             if self._disk is not None and self._disk.compact_due():
                 # Memory holds exactly what the journal does: nothing queued is applied yet.
-                self._disk.compact_in_background(self._encoded_links(), self._ids.last)
+                self._disk.compact_in_background(self._rows(), self._ids.last)
 
     def _failed(self, batch: list[Queued], exc: JournalWriteFailed) -> None:
         """The journal refused ``batch``: it fails, and so does every change queued after it,
@@ -353,7 +396,7 @@ class LinkStore:
     def _compact(self, disk: _Disk) -> None:
         """Compact in place (on close): the snapshot replaces both journals."""
         try:
-            disk.compact(self._encoded_links(), self._ids.last)
+            disk.compact(self._rows(), self._ids.last)
         except OSError as exc:
             # The journal still holds every change; try again when it has doubled.
             disk.snapshot_bytes = 2 * max(disk.journal.size, MIN_COMPACT_BYTES)
@@ -380,8 +423,8 @@ class LinkStore:
         if self._disk is not None:
             self._disk.settle()
 
-    def _encoded_links(self) -> list[bytes]:
-        return [row[RAW] for row in self._links.values()]
+    def _rows(self) -> list[Row]:
+        return list(self._links.values())
 
     def count(self) -> int:
         with self._lock:
@@ -536,7 +579,7 @@ class LinkStore:
             self._ids.observe(row[ID])
         if self._disk is not None:
             try:
-                self._disk.compact([row[RAW] for row in fresh.puts], self._ids.last)
+                self._disk.compact(list(fresh.puts), self._ids.last)
             except OSError as exc:
                 raise StoreWriteFailed(f"cannot write the snapshot: {exc}") from exc
         with self._lock:
