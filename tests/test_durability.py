@@ -302,3 +302,26 @@ def test_serve_on_a_store_in_use_exits_2_naming_the_lock(
     assert "in use by another portal-mock process" in error
     assert "Traceback" not in error
     holder.close()
+
+
+def test_a_background_compaction_leaves_the_row_cache_to_a_clean_close(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Building the cache holds the GIL: a compaction while requests run writes none.
+    monkeypatch.setattr(store_module, "MIN_COMPACT_BYTES", 2048)
+    store = LinkStore(db)
+    links = [new_link(store, n) for n in range(60)]
+    store.settle()
+    rows = Path(f"{db}.rows")
+    assert db.exists(), "no compaction ran"
+    assert not rows.exists(), "a compaction on the request path wrote the row cache"
+    store.close()
+    assert rows.exists()
+    calls = []
+    real = store_module.decoded
+    monkeypatch.setattr(store_module, "decoded", lambda raw: calls.append(raw) or real(raw))
+    reopened = LinkStore(db)
+    monkeypatch.setattr(store_module, "decoded", real)
+    assert calls == []
+    assert sorted(link["_id"] for link in reopened.export()) == [link["_id"] for link in links]
+    reopened.close()

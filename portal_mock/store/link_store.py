@@ -168,6 +168,10 @@ class _Disk:
             raise
         self.snapshot_bytes = path.stat().st_size if path.exists() else 0
         self._compacting: threading.Thread | None = None
+        # Whether the snapshot on disk has its row cache: a background compaction
+        # writes none (building it would hold the GIL while requests wait), so a
+        # clean close writes the snapshot again, with it, for the next start-up.
+        self.rows_cached = False
 
     def load(self) -> tuple[list[Row], Indexes | None, str | None, list[dict[str, Any]]]:
         """The snapshot's rows (and its indexes, when cached), then every record of the
@@ -187,6 +191,7 @@ class _Disk:
         meta = snapshot_meta(self.snapshot)
         cached = read_rows(self.snapshot, rows_token(meta or {}), RAW)
         if meta is not None and cached is not None:
+            self.rows_cached = True
             links = read_links_at(self.snapshot, cached.starts, cached.ends)
             rows = list(zip(*cached.rows.columns, links, strict=True))
             return rows, cached.rows.indexes, last_id_of(meta)
@@ -219,7 +224,7 @@ class _Disk:
 
     def _fold_sealed(self, rows: list[Row], last_id: str | None) -> None:
         try:
-            self.snapshot_bytes = self._write(rows, last_id)
+            self.snapshot_bytes = self._write(rows, last_id, cache=False)
             self.sealed.unlink()
         except OSError as exc:
             self._refused(exc)
@@ -237,11 +242,15 @@ class _Disk:
     def compact(self, rows: list[Row], last_id: str | None) -> None:
         """Write ``rows``' links as the snapshot here and now; empty both journals."""
         self.settle()
-        self.snapshot_bytes = self._write(rows, last_id)
+        self.snapshot_bytes = self._write(rows, last_id, cache=True)
         self.journal.clear()
         self.sealed.unlink(missing_ok=True)
 
-    def _write(self, rows: list[Row], last_id: str | None) -> int:
+    def _write(self, rows: list[Row], last_id: str | None, cache: bool) -> int:
+        """Write the snapshot of ``rows``, and with ``cache`` its row cache (row_cache.py)."""
+        self.rows_cached = cache
+        if not cache:
+            return write_snapshot(self.snapshot, [row[RAW] for row in rows], last_id)
         columns = [list(column) for column in zip(*rows, strict=True)] or [[]] * (RAW + 1)
         indexes = {name: index.as_dict() for name, index in _indexes(rows).items()}
         return write_snapshot(self.snapshot, columns[RAW], last_id, Rows(columns[:RAW], indexes))
@@ -410,8 +419,10 @@ class LinkStore:
             self._commits = None
             if self._disk is None:
                 return
-            if self._disk.journal.size or self._disk.sealed.exists():
-                self._compact(self._disk)
+            disk = self._disk
+            uncached = not disk.rows_cached and disk.snapshot.exists()
+            if disk.journal.size or disk.sealed.exists() or uncached:
+                self._compact(disk)
             self._disk.close()
             self._disk = None
 
