@@ -13,12 +13,13 @@ import base64
 import re
 import secrets
 from datetime import UTC, datetime, timedelta
-from typing import Any
-
-from faker import Faker
+from typing import TYPE_CHECKING, Any
 
 from portal_mock.credentials import PORTAL_BASE_URL
 from portal_mock.store.querying import Link
+
+if TYPE_CHECKING:
+    from faker import Faker
 
 # Generated links are created inside this fixed window, so they do not depend on today.
 WINDOW_START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -57,6 +58,10 @@ class LinkFaker:
         self._notify = [name for name, field in notify.items() if field.get("type") == "boolean"]
         branding = schemas["CustomBranding"]["properties"]
         self._max_len = {name: field.get("maxLength", 10_000) for name, field in branding.items()}
+        # Imported here: Faker takes a twentieth of a second to import, and a
+        # server that never seeds should not start that much later.
+        from faker import Faker
+
         self.fake = Faker("en_US")
         self.fake.seed_instance(seed)
         self.random = self.fake.random
