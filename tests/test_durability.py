@@ -325,3 +325,28 @@ def test_a_background_compaction_leaves_the_row_cache_to_a_clean_close(
     assert calls == []
     assert sorted(link["_id"] for link in reopened.export()) == [link["_id"] for link in links]
     reopened.close()
+
+
+def test_a_background_compaction_shortens_the_gil_switch_interval_while_it_runs(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    monkeypatch.setattr(store_module, "MIN_COMPACT_BYTES", 2048)
+    seen: list[float] = []
+    real = store_module.write_snapshot
+
+    def recorded(*args: Any, **kwargs: Any) -> int:
+        seen.append(sys.getswitchinterval())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(store_module, "write_snapshot", recorded)
+    before = sys.getswitchinterval()
+    store = LinkStore(db)
+    for n in range(60):
+        new_link(store, n)
+    store.settle()
+    assert seen, "no compaction ran"
+    assert seen[0] == store_module.COMPACTING_SWITCH_INTERVAL < before
+    assert sys.getswitchinterval() == before
+    store.close()
