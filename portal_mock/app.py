@@ -34,7 +34,7 @@ from portal_mock.response_check import CompiledResponseValidator
 from portal_mock.served_spec import SpecAsWrittenMiddleware
 from portal_mock.sessions import Sessions
 from portal_mock.settings import DEV_KEY, Settings
-from portal_mock.store import LinkStore, StoreWriteFailed
+from portal_mock.store import LinkStore, StoreWriteFailed, open_store
 from portal_mock.swagger_page import SwaggerPageMiddleware
 from portal_mock.validation import BodyValidator, ParameterChecker
 
@@ -244,7 +244,7 @@ def create_app(settings: Settings, store: LinkStore | None = None) -> AsyncApp:
     # leaves no store file open behind it.
     samples = read_fixtures(settings.fixtures) if settings.fixtures else None
     if owned:
-        link_store = LinkStore(settings.db)
+        link_store = open_store(settings.db)
         if settings.reset or (samples is not None and link_store.count() == 0):
             link_store.reset(samples)
     return app

@@ -24,6 +24,7 @@ import uvicorn
 from portal_mock import __version__
 from portal_mock.contract.settings import DEFAULT_MAX_EXAMPLES, build_contract_settings
 from portal_mock.settings import DEV_KEY, Settings, build_settings
+from portal_mock.store import store_name
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
@@ -42,7 +43,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--host", help="address to listen on [127.0.0.1]")
     serve.add_argument("--port", help="port to listen on, 0 for any free one [8080]")
-    serve.add_argument("--db", metavar="FILE", help="TinyDB file [./portal-mock-db.json]")
+    serve.add_argument(
+        "--db",
+        metavar="FILE|URL",
+        help="TinyDB file, or postgresql://USER@HOST:PORT/DB to share one store "
+        "[./portal-mock-db.json]",
+    )
     serve.add_argument("--spec", metavar="FILE", help="OpenAPI document [the bundled spec]")
     fixtures = serve.add_mutually_exclusive_group()
     fixtures.add_argument(
@@ -264,7 +270,7 @@ def contract(flags: dict[str, Any], environ: Mapping[str, str]) -> int:
 def _announce(settings: Settings, host: str, port: int) -> None:
     base = f"http://{host}:{port}"
     print(f"portal-mock {__version__} listening on {base}", flush=True)
-    print(f"  store:      {settings.db.resolve() if settings.db else 'in memory'}")
+    print(f"  store:      {store_name(settings.db)}")
     print(f"  spec:       {settings.spec.resolve()} (served at {base}/openapi.json)")
     print(f"  swagger ui: {base}/ui/")
     print(f"  controls:   {base}/__mock/ (spec at {base}/__mock/openapi.json)")

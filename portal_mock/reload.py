@@ -71,7 +71,8 @@ class SpecWatch:
             old = Version("served", self.served, parse(self.served, "served"))
             new = Version(str(self.path), text, parse(text, str(self.path)))
             # A reload keeps the store: its links are read as they are now.
-            data = [(str(self.db), stored_links(self.db))] if self.db is not None else []
+            # A shared store (PostgreSQL) is not read here: only a store file is.
+            data = [(str(self.db), stored_links(self.db))] if isinstance(self.db, Path) else []
         except (Unreadable, OSError, ValueError) as exc:
             return f"portal-mock: cannot compare the spec with the one served: {exc}\n"
         self.served = text

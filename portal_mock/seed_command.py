@@ -25,7 +25,8 @@ def seed(flags: Mapping[str, Any], environ: Mapping[str, str]) -> int:
     """Add ``--count`` links to ``--db``; exit 2 when the arguments are bad or a server holds it."""
     from portal_mock.app import load_spec
     from portal_mock.seeding import fake_links, new_seed
-    from portal_mock.store import LinkStore, StoreLocked, StoreWriteFailed
+    from portal_mock.store import StoreLocked, StoreWriteFailed, open_store, store_name
+    from portal_mock.store.link_store import StoreError
 
     try:
         settings = build_settings({"db": flags.get("db"), "spec": flags.get("spec")}, environ)
@@ -37,7 +38,7 @@ def seed(flags: Mapping[str, Any], environ: Mapping[str, str]) -> int:
         return EXIT_USAGE
     assert settings.db is not None
     try:
-        store = LinkStore(settings.db)
+        store = open_store(settings.db)
     except OSError as exc:
         print(f"portal-mock seed: cannot open {settings.db}: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -48,6 +49,9 @@ def seed(flags: Mapping[str, Any], environ: Mapping[str, str]) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
+    except StoreError as exc:
+        print(f"portal-mock seed: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         store.add(links)
         total = store.count()
@@ -56,5 +60,6 @@ def seed(flags: Mapping[str, Any], environ: Mapping[str, str]) -> int:
         return EXIT_USAGE
     finally:
         store.close()
-    print(f"portal-mock seed: added {count} links to {settings.db} (now {total}); --seed {chosen}")
+    name = store_name(settings.db)
+    print(f"portal-mock seed: added {count} links to {name} (now {total}); --seed {chosen}")
     return EXIT_OK

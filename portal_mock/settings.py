@@ -22,7 +22,8 @@ class Settings:
 
     host: str = "127.0.0.1"
     port: int = 8080
-    db: Path | None = Path("portal-mock-db.json")
+    # A store file, or a PostgreSQL URL (kept as text) for the shared store.
+    db: Path | str | None = Path("portal-mock-db.json")
     spec: Path = DEFAULT_SPEC
     fixtures: Path | None = DEFAULT_FIXTURES
     api_keys: tuple[str, ...] = ()
@@ -95,7 +96,7 @@ def build_settings(flags: Mapping[str, Any], environ: Mapping[str, str]) -> Sett
     return Settings(
         host=merged["host"] or defaults.host,
         port=_port(merged["port"]) if merged["port"] is not None else defaults.port,
-        db=Path(merged["db"]) if merged["db"] else defaults.db,
+        db=_db(merged["db"]) if merged["db"] else defaults.db,
         spec=Path(merged["spec"]) if merged["spec"] else defaults.spec,
         fixtures=defaults.fixtures if fixtures is None else (Path(fixtures) if fixtures else None),
         api_keys=tuple(merged["api_keys"] or ()),
@@ -194,3 +195,8 @@ def _log_format(value: str) -> str:
     if value not in LOG_FORMATS:
         raise ValueError(f"log format {value!r} is not one of {', '.join(LOG_FORMATS)}")
     return value
+
+
+def _db(value: str) -> Path | str:
+    """``--db``: a PostgreSQL URL as it is, anything else a store file."""
+    return value if value.startswith(("postgresql://", "postgres://")) else Path(value)

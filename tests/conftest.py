@@ -84,6 +84,15 @@ def sample_links() -> list[dict[str, Any]]:
     return read_fixtures(DEFAULT_FIXTURES)
 
 
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    """A PostgreSQL server for the tests of the shared store (tests/pg_cluster.py)."""
+    from pg_cluster import cluster
+
+    with cluster() as url:
+        yield url
+
+
 @pytest.fixture
 def store() -> Iterator[LinkStore]:
     link_store = LinkStore()

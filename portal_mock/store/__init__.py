@@ -7,6 +7,28 @@
 - ids: ObjectId-like ids that grow in creation order.
 """
 
+from pathlib import Path
+from typing import Any
+
 from portal_mock.store.link_store import LinkStore, StoreLocked, StoreWriteFailed, utc_now
 
-__all__ = ["LinkStore", "StoreLocked", "StoreWriteFailed", "utc_now"]
+__all__ = ["LinkStore", "StoreLocked", "StoreWriteFailed", "open_store", "store_name", "utc_now"]
+
+
+def open_store(db: Path | str | None) -> Any:
+    """The store ``--db`` names: PostgreSQL for a ``postgresql://`` URL, else the embedded
+    store on that file (in memory for None). Both have one interface."""
+    if isinstance(db, str):
+        from portal_mock.store.postgres import PostgresLinkStore
+
+        return PostgresLinkStore(db)
+    return LinkStore(db)
+
+
+def store_name(db: Path | str | None) -> str:
+    """``--db`` fit to print: a file's full path, a URL without its password."""
+    if isinstance(db, str):
+        from portal_mock.store.postgres import redacted
+
+        return redacted(db)
+    return str(db.resolve()) if db else "in memory"
