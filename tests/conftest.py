@@ -93,9 +93,19 @@ def pg_server() -> Iterator[str]:
         yield url
 
 
-@pytest.fixture
-def store() -> Iterator[LinkStore]:
-    link_store = LinkStore()
+@pytest.fixture(params=["embedded", "postgresql"])
+def store(request: pytest.FixtureRequest) -> Iterator[LinkStore]:
+    """The store behind the app under test: every test that uses it runs on both backends,
+    the embedded one (in memory) and PostgreSQL (a fresh database)."""
+    if request.param == "embedded":
+        link_store = LinkStore()
+    else:
+        from pg_cluster import fresh_database
+
+        from portal_mock.store.postgres import PostgresLinkStore
+
+        url = fresh_database(request.getfixturevalue("pg_server"))
+        link_store = PostgresLinkStore(url)  # type: ignore[assignment]
     yield link_store
     link_store.close()
 

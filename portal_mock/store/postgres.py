@@ -55,6 +55,7 @@ COLUMNS = {
     "created_at": "created_at",
     "updated_at": "updated_at",
 }
+_MAX_OFFSET = 2**63 - 1
 _NEXT_ID = """
     UPDATE link_ids SET last = greatest(
         last + 1, floor(extract(epoch FROM clock_timestamp()))::numeric * 18446744073709551616
@@ -230,7 +231,12 @@ class PostgresLinkStore:
         ).format(where, order)
         start = (query.page - 1) * query.per_page
         with self._pool.connection() as connection:
-            rows = connection.execute(statement, [*arguments, query.per_page, start]).fetchall()
+            # OFFSET is a bigint: a page past it holds nothing, as any page past the end.
+            rows = (
+                connection.execute(statement, [*arguments, query.per_page, start]).fetchall()
+                if start < _MAX_OFFSET
+                else []
+            )
             total = int(rows[0][1]) if rows else self._total(connection, where, arguments)
         return [dict(row[0]) for row in rows], paging(query, total)
 
