@@ -8,6 +8,7 @@ the app; ours is built from settings, so the child builds it again instead.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import io
 import os
@@ -98,14 +99,18 @@ def serve_with_reload(settings: Settings, log_level: str, sock: socket.socket, s
         print(f"portal-mock: {names} changed, restarting", flush=True)
 
     print("portal-mock: reloading when these change: " + ", ".join(map(str, sorted(files))))
-    run_process(
-        *sorted({path.parent for path in files}),
-        target=_serve_child,
-        args=(settings, log_level, sock, serve),
-        target_type="function",
-        watch_filter=is_watched,
-        callback=announce,
-        debounce=400,
-        recursive=False,
-    )
+    # SIGINT or SIGTERM while a restart is stopping the old server lets a
+    # KeyboardInterrupt out of watchfiles' wait: a stop like any other. The
+    # server stops by itself once this process is gone (_stop_when_orphaned).
+    with contextlib.suppress(KeyboardInterrupt):
+        run_process(
+            *sorted({path.parent for path in files}),
+            target=_serve_child,
+            args=(settings, log_level, sock, serve),
+            target_type="function",
+            watch_filter=is_watched,
+            callback=announce,
+            debounce=400,
+            recursive=False,
+        )
     return 0
