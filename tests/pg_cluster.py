@@ -57,7 +57,9 @@ def cluster() -> Iterator[str]:
     try:
         run(_binary("initdb"), "-D", str(data), "-U", "portal", "-A", "trust", "-E", "UTF8",
             "--no-sync")  # fmt: skip
-        options = f"-p {port} -c listen_addresses=127.0.0.1 -k {folder} -c fsync=on"
+        # fsync off: a commit still reaches the kernel before it returns, which a
+        # killed server process cannot lose; only a power cut could.
+        options = f"-p {port} -c listen_addresses=127.0.0.1 -k {folder} -c fsync=off"
         run(_binary("pg_ctl"), "-D", str(data), "-o", options, "-l", str(folder / "log"),
             "-w", "start")  # fmt: skip
         try:
@@ -69,10 +71,11 @@ def cluster() -> Iterator[str]:
 
 
 def fresh_database(url: str) -> str:
-    """A new, empty database on the server at ``url``; its URL."""
+    """A URL of the server at ``url`` that sees nothing but a new, empty schema: a store
+    of its own for one test, at a fraction of the cost of a new database."""
     import psycopg
 
     name = f"t_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(url, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    return url.rsplit("/", 1)[0] + "/" + name
+        connection.execute(f'CREATE SCHEMA "{name}"')
+    return f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{name}"
