@@ -22,6 +22,9 @@ from portal_mock.store.postgres import PostgresLinkStore
 from portal_mock.store.querying import LinkQuery
 
 Store = Any  # LinkStore or PostgresLinkStore: one interface
+# Beside the time-budgeted broken-variant runs, never at the same time: the PostgreSQL
+# server's work would be a third process on CI's two cores.
+pytestmark = pytest.mark.xdist_group("broken-variants")
 SORTABLE = ["_id", "workorder", "link_type", "expiry_date", "is_active", "created_at", "updated_at"]
 
 
