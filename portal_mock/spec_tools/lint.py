@@ -16,7 +16,7 @@ import yaml
 from portal_mock.spec_tools.document import Validators
 from portal_mock.spec_tools.locate import Lines
 from portal_mock.spec_tools.rules import RULES
-from portal_mock.spec_tools.stored_data import link_schema
+from portal_mock.spec_tools.stored_data import link_schema, reason
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_UNREADABLE = 0, 1, 2
 FIXTURES_RULE = "fixtures-valid"
@@ -64,8 +64,7 @@ def fixtures_valid(spec: dict[str, Any], fixtures: Path) -> list[Finding]:
         name = link.get("_id") if isinstance(link, dict) else None
         line = text.count("\n", 0, text.find(f'"{name}"')) + 1 if name else 1
         for error in validator.iter_errors(link):
-            at = ".".join(str(part) for part in error.absolute_path) or "(link)"
-            message = f"link {name or f'#{position + 1}'}: {at}: {error.message[:200]}"
+            message = f"link {name or f'#{position + 1}'}: {reason(error)}"
             found.append(Finding(str(fixtures), line, FIXTURES_RULE, message))
     return found
 

@@ -50,10 +50,11 @@ def made_invalid(old: Spec, new: Spec, source: str, links: Iterable[Any]) -> Ite
         errors = sorted(now.iter_errors(link), key=lambda error: list(error.absolute_path))
         if errors and (was is None or was.is_valid(link)):
             name = link.get("_id") if isinstance(link, dict) else None
-            yield Invalid(source, str(name or f"#{position + 1}"), tuple(map(_reason, errors)))
+            yield Invalid(source, str(name or f"#{position + 1}"), tuple(map(reason, errors)))
 
 
-def _reason(error: Any) -> str:
+def reason(error: Any) -> str:
+    """Where in a link ``error`` is, and why, short enough to print."""
     at = ".".join(str(part) for part in error.absolute_path) or "(link)"
     message = error.message
     # A long value would be echoed whole: the field and the start of it say enough.
