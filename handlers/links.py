@@ -1,8 +1,9 @@
 """The eight operations on workorder portal links.
 
 Every handler is a coroutine, run on the event loop without a hop to a worker
-thread: the store answers reads from memory at once, and a write awaits its
-group commit (the journal's own thread fsyncs it) without blocking the loop.
+thread: the embedded store answers reads from memory at once, and a write awaits
+its group commit (the journal's own thread fsyncs it) without blocking the loop.
+The PostgreSQL store waits for the database in a worker thread instead.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ async def list_workorder_portal_links(
         page=page,
         per_page=per_page,
     )
-    links, paging = store().search(query)
+    links, paging = await store().search_async(query)
     return ok(links, paging=paging)
 
 
@@ -60,7 +61,7 @@ async def create_workorder_portal_link(body: dict[str, Any]) -> Response:
 
 
 async def get_workorder_portal_link(id_: str) -> Response:
-    link = store().get(id_)
+    link = await store().get_async(id_)
     return link_or_404(link if link is not None and reach().sees(namespaces(link)) else None, id_)
 
 
@@ -68,7 +69,7 @@ async def update_workorder_portal_link(id_: str, body: dict[str, Any]) -> Respon
     caller = reach()
     if "company_namespace" in body and not caller.may_hold(namespaces(body)):
         # A link the key cannot see is not there: 404 before 403, so nothing leaks.
-        current = store().get(id_)
+        current = await store().get_async(id_)
         if current is None or not caller.sees(namespaces(current)):
             return not_found(id_)
         return forbidden(caller.outside(namespaces(body)))

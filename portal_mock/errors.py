@@ -9,7 +9,8 @@ Exception tree (Connexion's own classes marked *)::
     ├── PayloadTooLarge               -> 413 payload_too_large
     └── TooManySessions               -> 429 too_many_sessions
     starlette HTTPException           -> 404 / 405 from routing
-    StoreWriteFailed                  -> 503 storage_unavailable, nothing acknowledged
+    StoreError (a write the disk refused,
+      a database down or unreachable) -> 503 storage_unavailable, nothing acknowledged
     any other Exception               -> 500 internal_error, never a stack trace
 """
 
@@ -49,7 +50,8 @@ MESSAGES = {
     415: "The request body must be application/json.",
     429: "Too many mock sessions are live; end one (DELETE /__mock/session) or restart the mock.",
     500: "The server failed to handle the request.",
-    503: "The change could not be saved (the disk is full or read-only); nothing was changed.",
+    503: "The store cannot be used now (its disk is full or read-only, or its database is "
+    "down); nothing was changed, and the request may be retried.",
 }
 
 
@@ -169,7 +171,7 @@ def http_exception_handler(
 
 
 def storage_error_handler(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
-    logger.error("write refused: %s", exc)
+    logger.error("store unavailable: %s", exc)
     return error_response(503, MESSAGES[503], [{"field": "", "message": str(exc)}])
 
 

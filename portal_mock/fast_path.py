@@ -37,7 +37,7 @@ from portal_mock import errors, size_bounds, strict_json
 from portal_mock.auth import key_accepted
 from portal_mock.compiled_schemas import compiled_for, fill_defaults
 from portal_mock.jsonbody import dumps
-from portal_mock.store import StoreWriteFailed
+from portal_mock.store import StoreError
 from portal_mock.strict_json import JsonLimits
 
 logger = logging.getLogger(__name__)
@@ -346,7 +346,7 @@ async def _answer(op: Operation, arguments: dict[str, Any]) -> tuple[int, bytes,
             result = await op.handler(**arguments)
         else:
             result = await run_in_threadpool(op.handler, **arguments)
-    except StoreWriteFailed as exc:
+    except StoreError as exc:
         return _error(errors.storage_error_handler(None, exc))
     except Exception as exc:  # noqa: BLE001 - every failure is a 500 in the envelope
         return _error(errors.unexpected_error_handler(None, exc))

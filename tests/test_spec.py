@@ -184,7 +184,8 @@ def test_every_operation_documents_auth_validation_and_server_errors(
         has_body = "requestBody" in operation(spec, method, path)
         assert ("415" in statuses) == has_body, operation_id
         assert ("413" in statuses) == has_body, operation_id
-        assert ("503" in statuses) == (method != "get"), operation_id
+        # Every operation reads or writes the store, and a shared one can be down.
+        assert "503" in statuses, operation_id
 
 
 def test_create_response_links_to_every_operation_on_one_link(spec: dict[str, Any]) -> None:

@@ -10,9 +10,23 @@
 from pathlib import Path
 from typing import Any
 
-from portal_mock.store.link_store import LinkStore, StoreLocked, StoreWriteFailed, utc_now
+from portal_mock.store.link_store import (
+    LinkStore,
+    StoreError,
+    StoreLocked,
+    StoreWriteFailed,
+    utc_now,
+)
 
-__all__ = ["LinkStore", "StoreLocked", "StoreWriteFailed", "open_store", "store_name", "utc_now"]
+__all__ = [
+    "LinkStore",
+    "StoreError",
+    "StoreLocked",
+    "StoreWriteFailed",
+    "open_store",
+    "store_name",
+    "utc_now",
+]
 
 
 def open_store(db: Path | str | None) -> Any:

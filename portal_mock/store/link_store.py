@@ -503,6 +503,13 @@ class LinkStore:
             row = self._links.get(link_id)
         return None if row is None else _link(row)
 
+    async def search_async(self, query: LinkQuery) -> tuple[list[Link], dict[str, int]]:
+        """``search`` for a coroutine: answered from memory, it never leaves the loop."""
+        return self.search(query)
+
+    async def get_async(self, link_id: str) -> Link | None:
+        return self.get(link_id)
+
     def create(self, fields: Mapping[str, Any]) -> Link:
         """Store a new link with a fresh ``_id`` and timestamps; return it once durable."""
         link, future = self._create(fields)

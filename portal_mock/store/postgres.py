@@ -11,7 +11,8 @@ lock, so that creates commit in id order.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
@@ -56,6 +57,11 @@ COLUMNS = {
     "updated_at": "updated_at",
 }
 _MAX_OFFSET = 2**63 - 1
+# How long a request waits for a working connection before its 503, and how long
+# the pool tries to reconnect before it lets the next request try again: while the
+# database is down, each request fails in about this time, and once it is back
+# the next request connects.
+WAIT_FOR_DATABASE = 3.0
 _NEXT_ID = """
     UPDATE link_ids SET last = greatest(
         last + 1, floor(extract(epoch FROM clock_timestamp()))::numeric * 18446744073709551616
@@ -111,7 +117,18 @@ class PostgresLinkStore:
 
     def __init__(self, url: str, size: int = 4, timeout: float = 10) -> None:
         self.path = None
-        self._pool = ConnectionPool(url, min_size=1, max_size=size, open=False)
+        self._url = url
+        self._pool = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=size,
+            open=False,
+            timeout=WAIT_FOR_DATABASE,
+            reconnect_timeout=WAIT_FOR_DATABASE,
+            # A connection the server dropped (a restart) is found out and replaced
+            # before a request uses it, instead of failing that request.
+            check=ConnectionPool.check_connection,
+        )
         try:
             # One connection first: a database that is not there fails at once, with
             # the driver's reason, instead of the pool retrying (and logging) for
@@ -131,25 +148,50 @@ class PostgresLinkStore:
     def close(self) -> None:
         self._pool.close()
 
+    @contextmanager
+    def _connection(self) -> Iterator[psycopg.Connection[Any]]:
+        """A pooled connection; a database that is down or gone is StoreUnavailable.
+
+        The server rolls back a transaction cut off that way, so nothing of it is
+        half-written; only a commit whose answer was lost on the way back can have
+        landed whole, as with any database client.
+        """
+        try:
+            with self._pool.connection() as connection:
+                yield connection
+        except (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout) as exc:
+            reason = str(exc).replace(self._url, redacted(self._url)).strip().splitlines()
+            raise StoreUnavailable(
+                f"the database {redacted(self._url)} cannot be reached: "
+                f"{reason[0] if reason else type(exc).__name__}"
+            ) from None
+
     def settle(self) -> None:
         """Every write is committed before it returns: nothing is ever pending."""
 
     def count(self) -> int:
-        with self._pool.connection() as connection:
+        with self._connection() as connection:
             row = connection.execute("SELECT count(*) FROM links").fetchone()
         return int(row[0]) if row else 0
 
     def get(self, link_id: str) -> Link | None:
-        with self._pool.connection() as connection:
+        with self._connection() as connection:
             row = connection.execute("SELECT doc FROM links WHERE id = %s", (link_id,)).fetchone()
         return dict(row[0]) if row else None
+
+    async def get_async(self, link_id: str) -> Link | None:
+        # A worker thread waits for the database, so the event loop serves others.
+        return await asyncio.to_thread(self.get, link_id)
+
+    async def search_async(self, query: LinkQuery) -> tuple[list[Link], dict[str, int]]:
+        return await asyncio.to_thread(self.search, query)
 
     def _new_id(self, connection: Any) -> str:
         row = connection.execute(_NEXT_ID).fetchone()
         return f"{int(row[0]):024x}"
 
     def create(self, fields: Mapping[str, Any]) -> Link:
-        with self._pool.connection() as connection, connection.transaction():
+        with self._connection() as connection, connection.transaction():
             now = utc_now()
             link = {"_id": self._new_id(connection), **fields, "created_at": now, "updated_at": now}
             connection.execute(_INSERT, _columns(link))
@@ -162,7 +204,7 @@ class PostgresLinkStore:
         self, link_id: str, changes: Mapping[str, Any], allowed: Allowed | None = None
     ) -> Link | None:
         """Apply ``changes`` to a link; ``updated_at`` moves only if a value changed."""
-        with self._pool.connection() as connection, connection.transaction():
+        with self._connection() as connection, connection.transaction():
             found = connection.execute(
                 "SELECT doc FROM links WHERE id = %s FOR UPDATE", (link_id,)
             ).fetchone()
@@ -182,7 +224,7 @@ class PostgresLinkStore:
         return await asyncio.to_thread(self.update, link_id, changes, allowed)
 
     def delete(self, link_id: str, allowed: Allowed | None = None) -> bool:
-        with self._pool.connection() as connection, connection.transaction():
+        with self._connection() as connection, connection.transaction():
             found = connection.execute(
                 "SELECT doc FROM links WHERE id = %s FOR UPDATE", (link_id,)
             ).fetchone()
@@ -195,14 +237,14 @@ class PostgresLinkStore:
         return await asyncio.to_thread(self.delete, link_id, allowed)
 
     def export(self) -> list[Link]:
-        with self._pool.connection() as connection:
+        with self._connection() as connection:
             rows = connection.execute("SELECT doc FROM links ORDER BY id").fetchall()
         return [dict(row[0]) for row in rows]
 
     def add(self, links: Iterable[Mapping[str, Any]]) -> list[str]:
         """Store whole links under fresh ``_id``s, in one transaction; return the ids."""
         ids = []
-        with self._pool.connection() as connection, connection.transaction():
+        with self._connection() as connection, connection.transaction():
             for link in links:
                 fresh = {"_id": self._new_id(connection)}
                 fresh.update((k, v) for k, v in link.items() if k != "_id")
@@ -212,7 +254,7 @@ class PostgresLinkStore:
 
     def reset(self, links: list[Link] | None = None) -> None:
         """Drop every link, then store ``links`` as they are (ids kept), in one transaction."""
-        with self._pool.connection() as connection, connection.transaction():
+        with self._connection() as connection, connection.transaction():
             connection.execute("DELETE FROM links")
             with connection.cursor() as cursor:
                 cursor.executemany(_INSERT, [_columns(link) for link in links or []])
@@ -230,7 +272,7 @@ class PostgresLinkStore:
             "SELECT doc, count(*) OVER () FROM links WHERE {} ORDER BY {} LIMIT %s OFFSET %s"
         ).format(where, order)
         start = (query.page - 1) * query.per_page
-        with self._pool.connection() as connection:
+        with self._connection() as connection:
             # OFFSET is a bigint: a page past it holds nothing, as any page past the end.
             rows = (
                 connection.execute(statement, [*arguments, query.per_page, start]).fetchall()
