@@ -34,7 +34,7 @@ from portal_mock.response_check import CompiledResponseValidator
 from portal_mock.served_spec import SpecAsWrittenMiddleware
 from portal_mock.sessions import Sessions
 from portal_mock.settings import DEV_KEY, Settings
-from portal_mock.store import LinkStore, StoreWriteFailed, open_store
+from portal_mock.store import LinkStore, StoreError, open_store
 from portal_mock.swagger_page import SwaggerPageMiddleware
 from portal_mock.validation import BodyValidator, ParameterChecker
 
@@ -108,9 +108,17 @@ def key_header(spec: dict[str, Any]) -> str:
     return "x-api-key"
 
 
-def create_app(settings: Settings, store: LinkStore | None = None) -> AsyncApp:
-    """Build the mock for ``settings``; a given ``store`` is used as it is and left open."""
+def create_app(
+    settings: Settings, store: LinkStore | None = None, seed: bool | None = None
+) -> AsyncApp:
+    """Build the mock for ``settings``; a given ``store`` is used as it is and left open.
+
+    ``seed``: load the fixtures into an empty store (all of it with ``--reset``);
+    by default only into a store the app opens itself. The workers of
+    ``serve --workers`` never do: their supervisor did, once, before any served.
+    """
     owned = store is None
+    seed = owned if seed is None else seed
     link_store: LinkStore | None = store
     requests = RequestLog()
 
@@ -238,13 +246,12 @@ def create_app(settings: Settings, store: LinkStore | None = None) -> AsyncApp:
             latency_ms=settings.latency_ms,
             fail_rate=settings.fail_rate,
         )
-    app.add_error_handler(StoreWriteFailed, errors.storage_error_handler)
+    app.add_error_handler(StoreError, errors.storage_error_handler)
     app.add_error_handler(Exception, errors.unexpected_error_handler)
     # The store is opened last: a spec or fixtures file that fails to load
     # leaves no store file open behind it.
     samples = read_fixtures(settings.fixtures) if settings.fixtures else None
-    if owned:
-        link_store = open_store(settings.db)
-        if settings.reset or (samples is not None and link_store.count() == 0):
-            link_store.reset(samples)
+    link_store = open_store(settings.db) if link_store is None else link_store
+    if seed and (settings.reset or (samples is not None and link_store.count() == 0)):
+        link_store.reset(samples)
     return app

@@ -105,6 +105,11 @@ def _session_and_terminal_flags(serve: argparse.ArgumentParser) -> None:
     serve.add_argument(
         "--reload", **switch, help="restart when the spec or the fixtures file changes"
     )
+    serve.add_argument(
+        "--workers",
+        metavar="N",
+        help="server processes sharing the store; more than 1 needs --db postgresql:// [1]",
+    )
 
 
 def _browser_and_fault_flags(serve: argparse.ArgumentParser) -> None:
@@ -267,10 +272,12 @@ def contract(flags: dict[str, Any], environ: Mapping[str, str]) -> int:
     return run_contract(settings)
 
 
-def _announce(settings: Settings, host: str, port: int) -> None:
+def _announce(settings: Settings, host: str, port: int, workers: Sequence[int] = ()) -> None:
     base = f"http://{host}:{port}"
     print(f"portal-mock {__version__} listening on {base}", flush=True)
     print(f"  store:      {store_name(settings.db)}")
+    if workers:
+        print(f"  workers:    {len(workers)} (pids {', '.join(map(str, workers))})")
     print(f"  spec:       {settings.spec.resolve()} (served at {base}/openapi.json)")
     print(f"  swagger ui: {base}/ui/")
     print(f"  controls:   {base}/__mock/ (spec at {base}/__mock/openapi.json)")
@@ -331,11 +338,12 @@ def serve(settings: Settings, log_level: str) -> int:
             f"portal-mock: cannot listen on {settings.host}:{settings.port}: {exc}", file=sys.stderr
         )
         return EXIT_USAGE
+    run = serve_on if settings.workers == 1 else serve_workers_on
     if settings.reload:
         from portal_mock.reload import serve_with_reload
 
-        return serve_with_reload(settings, log_level, sock, serve_on)
-    return serve_on(settings, log_level, sock)
+        return serve_with_reload(settings, log_level, sock, run)
+    return run(settings, log_level, sock)
 
 
 def _collect_old_objects_rarely() -> None:
@@ -352,6 +360,30 @@ def _collect_old_objects_rarely() -> None:
 
 def serve_on(settings: Settings, log_level: str, sock: socket.socket) -> int:
     """Serve on the listening ``sock`` until SIGINT or SIGTERM (the --reload child runs this)."""
+    host, port = sock.getsockname()[:2]
+    code = run_server(settings, log_level, sock, lambda: _announce(settings, host, port))
+    if code == EXIT_OK:
+        print("portal-mock stopped.", flush=True)
+    return code
+
+
+def serve_workers_on(settings: Settings, log_level: str, sock: socket.socket) -> int:
+    """Serve with ``settings.workers`` processes on ``sock`` (portal_mock.workers)."""
+    from portal_mock.workers import serve_workers
+
+    host, port = sock.getsockname()[:2]
+    code = serve_workers(
+        settings, log_level, sock, run_server, lambda pids: _announce(settings, host, port, pids)
+    )
+    if code == EXIT_OK:
+        print("portal-mock stopped.", flush=True)
+    return code
+
+
+def run_server(
+    settings: Settings, log_level: str, sock: socket.socket, announce: Callable[[], None]
+) -> int:
+    """One server process on ``sock``; ``announce`` once it accepts connections."""
     # Start-up makes hundreds of thousands of objects that live as long as the
     # server (modules, the specs, the store): collecting while it runs finds no
     # garbage, only costs, so the collector waits until all is built.
@@ -371,7 +403,6 @@ def serve_on(settings: Settings, log_level: str, sock: socket.socket) -> int:
     gc.freeze()
     gc.enable()
     _collect_old_objects_rarely()
-    host, port = sock.getsockname()[:2]
     # The app writes its own line per request (portal_mock.requestlog), keys never in it.
     config = uvicorn.Config(
         app,
@@ -382,8 +413,7 @@ def serve_on(settings: Settings, log_level: str, sock: socket.socket) -> int:
     )
     # uvicorn handles SIGINT and SIGTERM itself: it stops accepting, finishes
     # the requests in flight, runs the lifespan shutdown (closing the store).
-    _Server(config, lambda: _announce(settings, host, port)).run(sockets=[sock])
-    print("portal-mock stopped.", flush=True)
+    _Server(config, announce).run(sockets=[sock])
     return EXIT_OK
 
 

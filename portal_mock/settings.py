@@ -36,6 +36,8 @@ class Settings:
     quiet: bool = False
     log_format: str = "text"
     reload: bool = False
+    # Server processes (portal_mock.workers); more than one only over a shared store.
+    workers: int = 1
     # Browser apps and provoked failures (issue 7).
     cors: bool = True
     cors_origins: tuple[str, ...] = ()
@@ -70,6 +72,7 @@ def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
     if (get("NO_FIXTURES") or "").lower() in _TRUE:
         values["fixtures"] = ""
     values["max_sessions"] = get("MAX_SESSIONS")
+    values["workers"] = get("WORKERS")
     values["log_format"] = get("LOG_FORMAT")
     values["cors_origins"] = _comma_list(get("CORS_ORIGIN"))
     values["latency_ms"] = get("LATENCY")
@@ -93,10 +96,11 @@ def build_settings(flags: Mapping[str, Any], environ: Mapping[str, str]) -> Sett
     merged = {k: flags.get(k) if flags.get(k) is not None else env.get(k) for k in env}
     defaults = Settings()
     fixtures = merged["fixtures"]
+    db = _db(merged["db"]) if merged["db"] else defaults.db
     return Settings(
         host=merged["host"] or defaults.host,
         port=_port(merged["port"]) if merged["port"] is not None else defaults.port,
-        db=_db(merged["db"]) if merged["db"] else defaults.db,
+        db=db,
         spec=Path(merged["spec"]) if merged["spec"] else defaults.spec,
         fixtures=defaults.fixtures if fixtures is None else (Path(fixtures) if fixtures else None),
         api_keys=tuple(merged["api_keys"] or ()),
@@ -106,6 +110,7 @@ def build_settings(flags: Mapping[str, Any], environ: Mapping[str, str]) -> Sett
         quiet=bool(merged["quiet"]),
         log_format=_log_format(merged["log_format"] or defaults.log_format),
         reload=bool(merged["reload"]),
+        workers=_workers(merged["workers"], db),
         cors=merged["cors"] is not False,
         cors_origins=tuple(merged["cors_origins"] or ()),
         latency_ms=_latency(merged["latency_ms"]) if merged["latency_ms"] else defaults.latency_ms,
@@ -195,6 +200,19 @@ def _log_format(value: str) -> str:
     if value not in LOG_FORMATS:
         raise ValueError(f"log format {value!r} is not one of {', '.join(LOG_FORMATS)}")
     return value
+
+
+def _workers(value: Any, db: Path | str | None) -> int:
+    """``--workers``: at least 1, and more only where every process can reach the store."""
+    count = _count("workers", value, 1)
+    if count < 1:
+        raise ValueError("--workers must be 1 or more")
+    if count > 1 and not isinstance(db, str):
+        raise ValueError(
+            f"--workers {count} needs a store every worker shares: --db postgresql://"
+            "USER@HOST:PORT/DB (a store file is one process's)"
+        )
+    return count
 
 
 def _db(value: str) -> Path | str:
