@@ -16,7 +16,7 @@ from tinydb import TinyDB
 
 from portal_mock.app import create_app
 from portal_mock.settings import Settings
-from portal_mock.store import LinkStore, StoreLocked, StoreWriteFailed, journal
+from portal_mock.store import LinkStore, StoreLocked, StoreWriteFailed, forked, journal
 from portal_mock.store import link_store as store_module
 from portal_mock.store.querying import LinkQuery
 
@@ -226,6 +226,8 @@ def test_every_write_the_disk_refuses_answers_503_in_the_envelope_and_changes_no
 def test_a_compaction_that_fails_keeps_every_write_and_is_tried_again_later(
     db: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
+    # The writer is hooked in this process: the compaction must run on a thread of it.
+    monkeypatch.setattr(store_module, "COMPACT_IN_CHILD", False)
     monkeypatch.setattr(store_module, "MIN_COMPACT_BYTES", 2048)
     real_write_snapshot = store_module.write_snapshot
     attempts: list[int] = []
@@ -262,6 +264,8 @@ def test_a_compaction_that_fails_keeps_every_write_and_is_tried_again_later(
 def test_writes_go_on_while_a_compaction_runs_and_a_crash_then_loses_nothing(
     db: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The writer is hooked in this process: the compaction must run on a thread of it.
+    monkeypatch.setattr(store_module, "COMPACT_IN_CHILD", False)
     monkeypatch.setattr(store_module, "MIN_COMPACT_BYTES", 2048)
     real_write_snapshot = store_module.write_snapshot
     started, release = threading.Event(), threading.Event()
@@ -304,10 +308,12 @@ def test_serve_on_a_store_in_use_exits_2_naming_the_lock(
     holder.close()
 
 
-def test_a_background_compaction_leaves_the_row_cache_to_a_clean_close(
+def test_a_background_compaction_on_a_thread_leaves_the_row_cache_to_a_clean_close(
     db: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Building the cache holds the GIL: a compaction while requests run writes none.
+    # Building the cache holds the GIL: a compaction on a thread of the server
+    # (where it cannot fork) writes none while requests run.
+    monkeypatch.setattr(store_module, "COMPACT_IN_CHILD", False)
     monkeypatch.setattr(store_module, "MIN_COMPACT_BYTES", 2048)
     store = LinkStore(db)
     links = [new_link(store, n) for n in range(60)]
@@ -332,6 +338,8 @@ def test_a_background_compaction_shortens_the_gil_switch_interval_while_it_runs(
 ) -> None:
     import sys
 
+    # The writer is hooked in this process: the compaction must run on a thread of it.
+    monkeypatch.setattr(store_module, "COMPACT_IN_CHILD", False)
     monkeypatch.setattr(store_module, "MIN_COMPACT_BYTES", 2048)
     seen: list[float] = []
     real = store_module.write_snapshot
@@ -350,3 +358,119 @@ def test_a_background_compaction_shortens_the_gil_switch_interval_while_it_runs(
     assert seen[0] == store_module.COMPACTING_SWITCH_INTERVAL < before
     assert sys.getswitchinterval() == before
     store.close()
+
+
+needs_fork = pytest.mark.skipif(not forked.available(), reason="compaction forks on Linux only")
+
+
+@needs_fork
+def test_a_background_compaction_writes_the_snapshot_and_its_row_cache_from_a_child(
+    db: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(store_module, "MIN_COMPACT_BYTES", 2048)
+    writers = tmp_path / "writers"
+    real = store_module.write_snapshot
+
+    def recorded(*args: Any, **kwargs: Any) -> int:
+        with writers.open("a") as record:  # a file: the child's memory is its own
+            record.write(f"{os.getpid()}\n")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(store_module, "write_snapshot", recorded)
+    store = LinkStore(db)
+    links = [new_link(store, n) for n in range(60)]
+    store.settle()
+    pids = writers.read_text().split()
+    assert pids, "no compaction ran"
+    assert str(os.getpid()) not in pids, "the snapshot was written in the server's process"
+    assert Path(f"{db}.rows").exists(), "the child wrote no row cache"
+    recovered = LinkStore(crash_image(db, tmp_path / "crash"))
+    assert set(all_links(recovered)) == {link["_id"] for link in links}
+    recovered.close()
+    store.close()
+
+
+@needs_fork
+def test_a_child_compaction_that_fails_is_reported_and_keeps_every_write(
+    db: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(store_module, "MIN_COMPACT_BYTES", 2048)
+
+    def refused(*args: Any, **kwargs: Any) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(store_module, "write_snapshot", refused)
+    store = LinkStore(db)
+    with caplog.at_level(logging.ERROR):
+        links = [new_link(store, n) for n in range(40)]
+        store.settle()
+    assert "No space left on device" in caplog.text
+    assert Path(f"{db}.journal.sealed").exists()
+    recovered = LinkStore(crash_image(db, tmp_path / "crash"))
+    assert set(all_links(recovered)) == {link["_id"] for link in links}
+    recovered.close()
+    store.close()
+
+
+_KILLED_MID_COMPACTION = """
+import os, sys, time
+from pathlib import Path
+from portal_mock.store import link_store
+
+link_store.MIN_COMPACT_BYTES = 2048
+pid_file = Path(sys.argv[2])
+
+def slow(*args, **kwargs):
+    pid_file.write_text(str(os.getpid()))
+    time.sleep(60)  # a compaction of a huge store, cut short by the kill below
+    os._exit(3)
+
+link_store.write_snapshot = slow
+store = link_store.LinkStore(Path(sys.argv[1]))
+n = 0
+while not pid_file.exists():
+    store.create({"workorder": "64a1b2c3d4e5f6a7b8c9d0e1", "metadata": {"n": n}})
+    n += 1
+print(n, flush=True)
+time.sleep(60)
+"""
+
+
+@needs_fork
+def test_the_snapshot_writer_dies_with_a_killed_server(db: Path, tmp_path: Path) -> None:
+    # Left alive, it would rename an old snapshot over the one a restarted
+    # server has written since, and hold the store's lock meanwhile.
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    pid_file = tmp_path / "writer.pid"
+    server = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_MID_COMPACTION, str(db), str(pid_file)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert server.stdout is not None
+    written = int(server.stdout.readline())
+    writer = int(pid_file.read_text())
+    assert writer != server.pid
+    server.send_signal(signal.SIGKILL)
+    server.wait(timeout=10)
+    server.stdout.close()
+    deadline = time.monotonic() + 10
+    while running(writer) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not running(writer), "the snapshot writer outlived its server"
+    reopened = LinkStore(db)  # the lock is free again
+    assert len(reopened.export()) == written
+    reopened.close()
+
+
+def running(pid: int) -> bool:
+    """Whether ``pid`` still runs: a killed process nobody has reaped yet (a zombie) does not."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "zombie" not in status

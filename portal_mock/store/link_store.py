@@ -3,8 +3,8 @@
 Writes go to an append-only journal, many per fsync (``commit``), and reach
 memory, and the caller, only once on disk. When the journal has grown as
 large as the snapshot, it is sealed and folded into a new snapshot (a TinyDB
-JSON file, replaced atomically) on a thread of its own, while writes go on
-into a fresh journal. Opening the store replays the snapshot, a sealed
+JSON file, replaced atomically) by a forked child process (on a thread where
+the platform cannot fork), while writes go on into a fresh journal. Opening the store replays the snapshot, a sealed
 journal left by an unfinished compaction, then the journal.
 """
 
@@ -25,6 +25,7 @@ from typing import Any
 from filelock import FileLock, Timeout
 
 from portal_mock.jsonbody import decoded, encoded
+from portal_mock.store import forked
 from portal_mock.store.changes import Change
 from portal_mock.store.commit import GroupCommit, Queued
 from portal_mock.store.ids import ObjectIdFactory
@@ -60,6 +61,9 @@ logger = logging.getLogger(__name__)
 # Compaction waits for at least this much journal, so a tiny store is not
 # rewritten on every other write.
 MIN_COMPACT_BYTES = 1 << 20
+# Background compactions write the snapshot from a forked child (store/forked.py)
+# where the platform allows; tests that hook the writer in-process turn it off.
+COMPACT_IN_CHILD = True
 COMPACTING_SWITCH_INTERVAL = 0.0005
 
 
@@ -225,18 +229,27 @@ class _Disk:
         self._compacting.start()
 
     def _fold_sealed(self, rows: list[Row], last_id: str | None) -> None:
+        try:
+            if COMPACT_IN_CHILD and forked.available():
+                # A child process formats the snapshot: the server keeps its GIL.
+                self.snapshot_bytes = forked.run_forked(lambda: self._write(rows, last_id, True))
+                self.rows_cached = True
+            else:
+                self.snapshot_bytes = self._write_sharing_the_gil(rows, last_id)
+            self.sealed.unlink()
+        except OSError as exc:
+            self._refused(exc)
+
+    def _write_sharing_the_gil(self, rows: list[Row], last_id: str | None) -> int:
         # While this thread formats the snapshot, a request thread that wants the
         # GIL back after each of its system calls waits up to the switch interval
         # for it, every time: at the default 5 ms, writes queued behind a
         # compaction were answered 60 ms late. A shorter interval while it runs
-        # bounds that wait.
+        # bounds that wait. The row cache, costlier still, is left to close.
         interval = sys.getswitchinterval()
         sys.setswitchinterval(COMPACTING_SWITCH_INTERVAL)
         try:
-            self.snapshot_bytes = self._write(rows, last_id, cache=False)
-            self.sealed.unlink()
-        except OSError as exc:
-            self._refused(exc)
+            return self._write(rows, last_id, cache=False)
         finally:
             sys.setswitchinterval(interval)
 
