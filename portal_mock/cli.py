@@ -38,7 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser(
         "serve",
-        help="serve the API from a TinyDB file",
+        help="serve the API from a TinyDB file or a shared PostgreSQL database",
         description="Serve the API. Every flag can also be set as PORTAL_MOCK_<FLAG>.",
     )
     serve.add_argument("--host", help="address to listen on [127.0.0.1]")
@@ -84,6 +84,9 @@ def _parser() -> argparse.ArgumentParser:
     _seed_parser(commands)
     _lint_parser(commands)
     _diff_parser(commands)
+    from portal_mock.transfer import add_parsers as _transfer_parsers
+
+    _transfer_parsers(commands)
     return parser
 
 
@@ -437,6 +440,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from portal_mock.spec_tools.diff import command as diff_command
 
         return diff_command(args)
+    if args.command in ("export", "import"):
+        from portal_mock.transfer import command as transfer_command
+
+        return transfer_command(args)
     if args.command == "seed":
         from portal_mock.seed_command import seed
 

@@ -96,7 +96,7 @@ def build_settings(flags: Mapping[str, Any], environ: Mapping[str, str]) -> Sett
     merged = {k: flags.get(k) if flags.get(k) is not None else env.get(k) for k in env}
     defaults = Settings()
     fixtures = merged["fixtures"]
-    db = _db(merged["db"]) if merged["db"] else defaults.db
+    db = db_setting(merged["db"]) if merged["db"] else defaults.db
     return Settings(
         host=merged["host"] or defaults.host,
         port=_port(merged["port"]) if merged["port"] is not None else defaults.port,
@@ -215,6 +215,6 @@ def _workers(value: Any, db: Path | str | None) -> int:
     return count
 
 
-def _db(value: str) -> Path | str:
+def db_setting(value: str) -> Path | str:
     """``--db``: a PostgreSQL URL as it is, anything else a store file."""
     return value if value.startswith(("postgresql://", "postgres://")) else Path(value)
