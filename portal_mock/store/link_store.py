@@ -4,8 +4,9 @@ Writes go to an append-only journal, many per fsync (``commit``), and reach
 memory, and the caller, only once on disk. When the journal has grown as
 large as the snapshot, it is sealed and folded into a new snapshot (a TinyDB
 JSON file, replaced atomically) by a forked child process (on a thread where
-the platform cannot fork), while writes go on into a fresh journal. Opening the store replays the snapshot, a sealed
-journal left by an unfinished compaction, then the journal.
+the platform cannot fork), while writes go on into a fresh journal. Opening
+the store replays the snapshot, a sealed journal left by an unfinished
+compaction, then the journal.
 """
 
 from __future__ import annotations
