@@ -32,7 +32,7 @@ from portal_mock.prefer import PreferMiddleware
 from portal_mock.requestlog import RequestLog, RequestLogMiddleware, printer
 from portal_mock.response_check import CompiledResponseValidator
 from portal_mock.served_spec import SpecAsWrittenMiddleware
-from portal_mock.sessions import Sessions
+from portal_mock.sessions import sessions_for
 from portal_mock.settings import DEV_KEY, Settings
 from portal_mock.store import LinkStore, StoreError, open_store
 from portal_mock.swagger_page import SwaggerPageMiddleware
@@ -108,6 +108,15 @@ def key_header(spec: dict[str, Any]) -> str:
     return "x-api-key"
 
 
+def shared_journal(store: Any) -> Any:
+    """The request journal every worker of a PostgreSQL ``store`` shares; None for a file."""
+    if getattr(store, "space", None) is None:
+        return None
+    from portal_mock.store.postgres_state import RequestJournal
+
+    return RequestJournal(store)
+
+
 def create_app(
     settings: Settings, store: LinkStore | None = None, seed: bool | None = None
 ) -> AsyncApp:
@@ -125,8 +134,11 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(_app: Any) -> AsyncIterator[dict[str, Any]]:
         assert link_store is not None
-        # Sessions live as long as this run of the server: a restart forgets them.
-        sessions = Sessions(link_store, samples or [], settings.max_sessions)
+        # Over a store file, sessions live as long as this run of the server; over
+        # PostgreSQL, they, the snapshots and the request journal are the database's.
+        sessions = sessions_for(link_store, samples or [], settings.max_sessions)
+        journal = shared_journal(link_store)
+        requests.share(journal)
         yield {
             "store": link_store,
             "sessions": sessions,
@@ -136,6 +148,8 @@ def create_app(
             "key_header": key_header(spec),
             "field_filters": field_filters,
         }
+        if journal is not None:
+            journal.close()
         if owned:
             link_store.close()
 

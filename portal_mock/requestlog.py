@@ -15,7 +15,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import NamedTuple, TextIO
+from typing import Any, NamedTuple, Protocol, TextIO
 from urllib.parse import parse_qsl, urlencode
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -53,19 +53,37 @@ def redact_query(query: str) -> str:
     return urlencode([(k, REDACTED if _SECRET_NAME.search(k) else v) for k, v in pairs])
 
 
+class SharedJournal(Protocol):
+    """Where every worker's entries meet (portal_mock.store.postgres_state.RequestJournal)."""
+
+    def add(self, session: str | None, entry: dict[str, Any]) -> None: ...
+    def recent(self, limit: int, session: str | None) -> list[dict[str, Any]]: ...
+    def clear(self, session: str | None) -> int: ...
+
+
 class RequestLog:
-    """The most recent API requests, at most ``size``, in memory only."""
+    """The most recent API requests, at most ``size``: in memory, or in a shared journal
+    once ``share`` has given one (the workers of one PostgreSQL store)."""
 
     def __init__(self, size: int = 1000) -> None:
         self._entries: deque[Entry] = deque(maxlen=size)
         self._lock = threading.Lock()
+        self._shared: SharedJournal | None = None
+
+    def share(self, journal: SharedJournal | None) -> None:
+        self._shared = journal
 
     def add(self, entry: Entry) -> None:
+        if self._shared is not None:
+            self._shared.add(entry.session, entry._asdict())
+            return
         with self._lock:
             self._entries.append(entry)
 
     def recent(self, limit: int, session: str | None = None) -> list[Entry]:
         """Newest first; only ``session``'s requests when one is given."""
+        if self._shared is not None:
+            return [Entry(**entry) for entry in self._shared.recent(limit, session)]
         with self._lock:
             entries = list(self._entries)
         found = (e for e in reversed(entries) if session is None or e.session == session)
@@ -73,6 +91,8 @@ class RequestLog:
 
     def clear(self, session: str | None = None) -> int:
         """Forget every entry, or only ``session``'s; return how many were forgotten."""
+        if self._shared is not None:
+            return self._shared.clear(session)
         with self._lock:
             kept = [e for e in self._entries if session is not None and e.session != session]
             forgotten = len(self._entries) - len(kept)

@@ -1,9 +1,11 @@
-"""Mock sessions: one in-memory store per ``X-Mock-Session`` name, beside the durable store.
+"""Mock sessions: one store per ``X-Mock-Session`` name, beside the durable store.
 
-A session starts from the fixtures on its first request and lives in memory
-until it is ended (``DELETE /__mock/session``) or the server stops; it is never
-written to disk. Each workspace, the durable one and every session, also keeps
-its named snapshots in memory.
+A session starts from the fixtures on its first request and lives until it is
+ended (``DELETE /__mock/session``). Over a store file, a session is an
+in-memory store that also ends when the server stops, never written to disk,
+and each workspace (the durable one, every session) keeps its named snapshots
+in memory. Over PostgreSQL (SharedSessions), sessions and snapshots are in the
+database, the same for every worker on every host.
 """
 
 from __future__ import annotations
@@ -12,11 +14,14 @@ import copy
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from portal_mock.errors import TooManySessions
 from portal_mock.store import LinkStore, utc_now
 from portal_mock.store.querying import Link
+
+if TYPE_CHECKING:
+    from portal_mock.store.postgres import PostgresLinkStore
 
 SESSION_HEADER = "X-Mock-Session"
 
@@ -97,3 +102,69 @@ class Sessions:
     def count(self) -> int:
         with self._lock:
             return len(self._live)
+
+
+class SharedWorkspace(Workspace):
+    """A workspace whose snapshots are in PostgreSQL, beside its links."""
+
+    @property
+    def shared(self) -> PostgresLinkStore:
+        return cast("PostgresLinkStore", self.store)
+
+    def take_snapshot(self, name: str) -> Snapshot:
+        from portal_mock.store import postgres_state
+
+        return Snapshot(*postgres_state.save_snapshot(self.shared, name))
+
+    def snapshot(self, name: str) -> Snapshot | None:
+        found = self._snapshots(name)
+        return found[0] if found else None
+
+    def list_snapshots(self) -> list[Snapshot]:
+        return self._snapshots(None)
+
+    def drop_snapshot(self, name: str) -> bool:
+        from portal_mock.store import postgres_state
+
+        return postgres_state.drop_snapshot(self.shared, name)
+
+    def _snapshots(self, name: str | None) -> list[Snapshot]:
+        from portal_mock.store import postgres_state
+
+        return [Snapshot(*found) for found in postgres_state.snapshots(self.shared, name)]
+
+
+class SharedSessions(Sessions):
+    """Sessions in PostgreSQL: a session begun on one worker is the same on all of them."""
+
+    def __init__(self, durable: Any, fixtures: Sequence[Link], limit: int) -> None:
+        super().__init__(durable, fixtures, limit)
+        self.shared = SharedWorkspace(durable)
+        self.durable = self.shared
+
+    def workspace(self, name: str | None) -> Workspace:
+        from portal_mock.store import postgres_state
+
+        if name is None:
+            return self.durable
+        try:
+            postgres_state.open_session(self.shared.shared, name, self.fixtures, self.limit)
+        except postgres_state.TooMany:
+            raise TooManySessions(self.limit) from None
+        return SharedWorkspace(cast(Any, self.shared.shared.in_space(name)), session=name)
+
+    def end(self, name: str) -> bool:
+        from portal_mock.store import postgres_state
+
+        return postgres_state.end_session(self.shared.shared, name)
+
+    def count(self) -> int:
+        from portal_mock.store import postgres_state
+
+        return postgres_state.session_count(self.shared.shared)
+
+
+def sessions_for(store: Any, fixtures: Sequence[Link], limit: int) -> Sessions:
+    """The sessions over ``store``: in the database for PostgreSQL, else in memory."""
+    shared = getattr(store, "space", None) is not None
+    return (SharedSessions if shared else Sessions)(store, fixtures, limit)

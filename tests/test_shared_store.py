@@ -236,3 +236,59 @@ def test_a_killed_database_is_503_then_back_with_every_acknowledged_write(
         back.set()
         writers.join(timeout=120)
         server.stop()
+
+
+@pytest.fixture
+def two_servers(pg_server: str, tmp_path: Path) -> Iterator[list[httpx.Client]]:
+    """Two serve processes on one database, as two hosts would run them: a client each."""
+    url = fresh_database(pg_server)
+    servers = [
+        RunningServer(["--db", url, "--quiet", "--max-sessions", "2"], tmp_path) for _ in "ab"
+    ]
+    clients = [httpx.Client(base_url=s.url, headers=AUTH, timeout=30) for s in servers]
+    yield clients
+    for client, server in zip(clients, servers, strict=True):
+        client.close()
+        server.stop()
+
+
+def test_sessions_snapshots_and_the_request_journal_are_the_same_on_every_server(
+    two_servers: list[httpx.Client],
+) -> None:
+    a, b = two_servers
+    session = {"X-Mock-Session": "checkout-flow"}
+    made = a.post(BASE, json={"workorder": WORKORDER}, headers=session).json()["data"]
+    # The session begun on one server, with the fixtures and that link, on the other.
+    seen = b.get(BASE, params={"per_page": 100}, headers=session).json()
+    assert seen["paging"]["total"] == 25
+    assert made["_id"] in {link["_id"] for link in seen["data"]}
+    assert b.get(f"{BASE}/{made['_id']}").status_code == 404, "the durable store is apart"
+    # A snapshot saved on one is restored on the other.
+    assert a.put("/__mock/snapshots/before", headers=session).status_code == 200
+    assert b.delete(f"{BASE}/{made['_id']}", headers=session).status_code == 200
+    listed = b.get("/__mock/snapshots", headers=session).json()["data"]
+    assert [(s["name"], s["links"]) for s in listed] == [("before", 25)]
+    assert b.post("/__mock/snapshots/before/restore", headers=session).status_code == 200
+    assert a.get(f"{BASE}/{made['_id']}", headers=session).status_code == 200
+    # The request journal holds the session's requests from both servers.
+    wait_for(
+        lambda: len(b.get("/__mock/requests", headers=session).json()["data"]) == 4,
+        "every server's requests in the journal",
+        seconds=5,
+    )
+    paths = [e["path"] for e in a.get("/__mock/requests", headers=session).json()["data"]]
+    assert paths == [f"{BASE}/{made['_id']}", f"{BASE}/{made['_id']}", BASE, BASE]
+    # Ending it on one ends it for all: the next request begins it again, from the fixtures.
+    assert b.delete("/__mock/session", headers=session).status_code == 200
+    assert a.get(f"{BASE}/{made['_id']}", headers=session).status_code == 404
+    assert a.get(BASE, headers=session).json()["paging"]["total"] == 24
+
+
+def test_the_session_limit_holds_across_servers(two_servers: list[httpx.Client]) -> None:
+    a, b = two_servers
+    assert a.get(BASE, headers={"X-Mock-Session": "one"}).status_code == 200
+    assert b.get(BASE, headers={"X-Mock-Session": "two"}).status_code == 200
+    refused = a.get(BASE, headers={"X-Mock-Session": "three"})
+    assert refused.status_code == 429
+    assert refused.json()["error"]["code"] == "too_many_sessions"
+    assert b.get("/__mock/health").json()["data"]["sessions"] == 2

@@ -11,6 +11,7 @@ lock, so that creates commit in id order.
 from __future__ import annotations
 
 import asyncio
+import copy
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -24,7 +25,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from portal_mock.store.link_store import Allowed, StoreError, utc_after, utc_now
 from portal_mock.store.querying import Link, LinkQuery, paging
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 # Each migration takes the database from the version before it to its own number.
 MIGRATIONS: Sequence[str] = (
     """
@@ -44,6 +45,34 @@ MIGRATIONS: Sequence[str] = (
     CREATE INDEX links_created ON links (created_at, id);
     CREATE TABLE link_ids (last numeric NOT NULL);
     INSERT INTO link_ids VALUES (0);
+    """,
+    # Mock sessions share the database as every other state: each session's links
+    # are a space of their own ('' is the durable store), beside the session
+    # registry, the snapshots of every space and the request journal.
+    """
+    ALTER TABLE links ADD COLUMN space text COLLATE "C" NOT NULL DEFAULT '';
+    ALTER TABLE links DROP CONSTRAINT links_pkey;
+    ALTER TABLE links ADD PRIMARY KEY (space, id);
+    DROP INDEX links_workorder;
+    CREATE INDEX links_workorder ON links (space, workorder);
+    DROP INDEX links_created;
+    CREATE INDEX links_created ON links (space, created_at, id);
+    CREATE TABLE mock_sessions (
+        name text COLLATE "C" PRIMARY KEY,
+        started_at timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE TABLE mock_snapshots (
+        space text COLLATE "C" NOT NULL,
+        name text COLLATE "C" NOT NULL,
+        taken_at text NOT NULL,
+        links jsonb NOT NULL,
+        PRIMARY KEY (space, name)
+    );
+    CREATE TABLE mock_requests (
+        seq bigserial PRIMARY KEY,
+        session text COLLATE "C",
+        entry jsonb NOT NULL
+    );
     """,
 )
 # Sortable fields and the column each is ordered by (expiry_date as a time).
@@ -84,8 +113,9 @@ def migrate(pool: ConnectionPool) -> None:
             connection.execute("INSERT INTO portal_mock_schema VALUES (%s)", (number,))
 
 
-def _columns(link: Link) -> tuple[Any, ...]:
+def _columns(space: str, link: Link) -> tuple[Any, ...]:
     return (
+        space,
         link["_id"],
         link.get("workorder"),
         link.get("link_type"),
@@ -99,13 +129,13 @@ def _columns(link: Link) -> tuple[Any, ...]:
 
 
 _INSERT = """
-    INSERT INTO links (id, workorder, link_type, expiry, is_active, created_at, updated_at,
-                       company_namespace, doc)
-    VALUES (%s, %s, %s, %s::timestamptz, %s, %s, %s, %s, %s)
+    INSERT INTO links (space, id, workorder, link_type, expiry, is_active, created_at,
+                       updated_at, company_namespace, doc)
+    VALUES (%s, %s, %s, %s, %s::timestamptz, %s, %s, %s, %s, %s)
 """
 _UPSERT = (
     _INSERT
-    + """ ON CONFLICT (id) DO UPDATE SET workorder = excluded.workorder,
+    + """ ON CONFLICT (space, id) DO UPDATE SET workorder = excluded.workorder,
     link_type = excluded.link_type, expiry = excluded.expiry, is_active = excluded.is_active,
     created_at = excluded.created_at, updated_at = excluded.updated_at,
     company_namespace = excluded.company_namespace, doc = excluded.doc"""
@@ -117,6 +147,8 @@ class PostgresLinkStore:
 
     def __init__(self, url: str, size: int = 4, timeout: float = 10) -> None:
         self.path = None
+        # The durable store's space; a session's store is the same pool in its own.
+        self.space = ""
         self._url = url
         self._pool = ConnectionPool(
             url,
@@ -146,10 +178,17 @@ class PostgresLinkStore:
             raise
 
     def close(self) -> None:
-        self._pool.close()
+        if not self.space:  # a session's store shares the durable one's pool
+            self._pool.close()
+
+    def in_space(self, space: str) -> PostgresLinkStore:
+        """This store's database and pool, acting on the links of ``space`` only."""
+        view = copy.copy(self)
+        view.space = space
+        return view
 
     @contextmanager
-    def _connection(self) -> Iterator[psycopg.Connection[Any]]:
+    def connection(self) -> Iterator[psycopg.Connection[Any]]:
         """A pooled connection; a database that is down or gone is StoreUnavailable.
 
         The server rolls back a transaction cut off that way, so nothing of it is
@@ -170,13 +209,17 @@ class PostgresLinkStore:
         """Every write is committed before it returns: nothing is ever pending."""
 
     def count(self) -> int:
-        with self._connection() as connection:
-            row = connection.execute("SELECT count(*) FROM links").fetchone()
+        with self.connection() as connection:
+            row = connection.execute(
+                "SELECT count(*) FROM links WHERE space = %s", (self.space,)
+            ).fetchone()
         return int(row[0]) if row else 0
 
     def get(self, link_id: str) -> Link | None:
-        with self._connection() as connection:
-            row = connection.execute("SELECT doc FROM links WHERE id = %s", (link_id,)).fetchone()
+        with self.connection() as connection:
+            row = connection.execute(
+                "SELECT doc FROM links WHERE space = %s AND id = %s", (self.space, link_id)
+            ).fetchone()
         return dict(row[0]) if row else None
 
     async def get_async(self, link_id: str) -> Link | None:
@@ -191,10 +234,10 @@ class PostgresLinkStore:
         return f"{int(row[0]):024x}"
 
     def create(self, fields: Mapping[str, Any]) -> Link:
-        with self._connection() as connection, connection.transaction():
+        with self.connection() as connection, connection.transaction():
             now = utc_now()
             link = {"_id": self._new_id(connection), **fields, "created_at": now, "updated_at": now}
-            connection.execute(_INSERT, _columns(link))
+            connection.execute(_INSERT, _columns(self.space, link))
         return link
 
     async def create_async(self, fields: Mapping[str, Any]) -> Link:
@@ -204,9 +247,10 @@ class PostgresLinkStore:
         self, link_id: str, changes: Mapping[str, Any], allowed: Allowed | None = None
     ) -> Link | None:
         """Apply ``changes`` to a link; ``updated_at`` moves only if a value changed."""
-        with self._connection() as connection, connection.transaction():
+        with self.connection() as connection, connection.transaction():
             found = connection.execute(
-                "SELECT doc FROM links WHERE id = %s FOR UPDATE", (link_id,)
+                "SELECT doc FROM links WHERE space = %s AND id = %s FOR UPDATE",
+                (self.space, link_id),
             ).fetchone()
             current: Link | None = dict(found[0]) if found else None
             if current is None or (allowed is not None and not allowed(current)):
@@ -215,7 +259,7 @@ class PostgresLinkStore:
             if not changed:
                 return current
             link = {**current, **changed, "updated_at": utc_after(current["updated_at"])}
-            connection.execute(_UPSERT, _columns(link))
+            connection.execute(_UPSERT, _columns(self.space, link))
         return link
 
     async def update_async(
@@ -224,55 +268,64 @@ class PostgresLinkStore:
         return await asyncio.to_thread(self.update, link_id, changes, allowed)
 
     def delete(self, link_id: str, allowed: Allowed | None = None) -> bool:
-        with self._connection() as connection, connection.transaction():
+        with self.connection() as connection, connection.transaction():
             found = connection.execute(
-                "SELECT doc FROM links WHERE id = %s FOR UPDATE", (link_id,)
+                "SELECT doc FROM links WHERE space = %s AND id = %s FOR UPDATE",
+                (self.space, link_id),
             ).fetchone()
             if found is None or (allowed is not None and not allowed(dict(found[0]))):
                 return False
-            connection.execute("DELETE FROM links WHERE id = %s", (link_id,))
+            connection.execute(
+                "DELETE FROM links WHERE space = %s AND id = %s", (self.space, link_id)
+            )
         return True
 
     async def delete_async(self, link_id: str, allowed: Allowed | None = None) -> bool:
         return await asyncio.to_thread(self.delete, link_id, allowed)
 
     def export(self) -> list[Link]:
-        with self._connection() as connection:
-            rows = connection.execute("SELECT doc FROM links ORDER BY id").fetchall()
+        with self.connection() as connection:
+            rows = connection.execute(
+                "SELECT doc FROM links WHERE space = %s ORDER BY id", (self.space,)
+            ).fetchall()
         return [dict(row[0]) for row in rows]
 
     def add(self, links: Iterable[Mapping[str, Any]]) -> list[str]:
         """Store whole links under fresh ``_id``s, in one transaction; return the ids."""
         ids = []
-        with self._connection() as connection, connection.transaction():
+        with self.connection() as connection, connection.transaction():
             for link in links:
                 fresh = {"_id": self._new_id(connection)}
                 fresh.update((k, v) for k, v in link.items() if k != "_id")
-                connection.execute(_INSERT, _columns(fresh))
+                connection.execute(_INSERT, _columns(self.space, fresh))
                 ids.append(fresh["_id"])
         return ids
 
     def reset(self, links: list[Link] | None = None) -> None:
         """Drop every link, then store ``links`` as they are (ids kept), in one transaction."""
-        with self._connection() as connection, connection.transaction():
-            connection.execute("DELETE FROM links")
-            with connection.cursor() as cursor:
-                cursor.executemany(_INSERT, [_columns(link) for link in links or []])
-            if links:
-                # Ids issued later stay above every id now stored.
-                last = max(int(link["_id"], 16) for link in links)
-                connection.execute(
-                    "UPDATE link_ids SET last = greatest(last, %s::numeric)", (str(last),)
-                )
+        with self.connection() as connection, connection.transaction():
+            self.replace_with(connection, links or [])
+
+    def replace_with(self, connection: Any, links: list[Link]) -> None:
+        """``reset`` inside the caller's transaction on ``connection``."""
+        connection.execute("DELETE FROM links WHERE space = %s", (self.space,))
+        with connection.cursor() as cursor:
+            cursor.executemany(_INSERT, [_columns(self.space, link) for link in links])
+        if links:
+            # Ids issued later stay above every id now stored.
+            last = max(int(link["_id"], 16) for link in links)
+            connection.execute(
+                "UPDATE link_ids SET last = greatest(last, %s::numeric)", (str(last),)
+            )
 
     def search(self, query: LinkQuery) -> tuple[list[Link], dict[str, int]]:
-        where, arguments = _where(query)
+        where, arguments = _where(self.space, query)
         order = _order(query.sort)
         statement = sql.SQL(
             "SELECT doc, count(*) OVER () FROM links WHERE {} ORDER BY {} LIMIT %s OFFSET %s"
         ).format(where, order)
         start = (query.page - 1) * query.per_page
-        with self._connection() as connection:
+        with self.connection() as connection:
             # OFFSET is a bigint: a page past it holds nothing, as any page past the end.
             rows = (
                 connection.execute(statement, [*arguments, query.per_page, start]).fetchall()
@@ -290,9 +343,9 @@ class PostgresLinkStore:
         return int(row[0]) if row else 0
 
 
-def _where(query: LinkQuery) -> tuple[sql.Composable, list[Any]]:
-    parts: list[sql.Composable] = [sql.SQL("true")]
-    arguments: list[Any] = []
+def _where(space: str, query: LinkQuery) -> tuple[sql.Composable, list[Any]]:
+    parts: list[sql.Composable] = [sql.SQL("space = %s")]
+    arguments: list[Any] = [space]
 
     def add(condition: str, *values: Any) -> None:
         parts.append(sql.SQL(condition))
