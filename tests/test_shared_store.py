@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import re
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -292,3 +294,16 @@ def test_the_session_limit_holds_across_servers(two_servers: list[httpx.Client])
     assert refused.status_code == 429
     assert refused.json()["error"]["code"] == "too_many_sessions"
     assert b.get("/__mock/health").json()["data"]["sessions"] == 2
+
+
+def test_the_contract_run_against_two_workers_is_clean(
+    two_workers: tuple[RunningServer, list[int]], tmp_path: Path
+) -> None:
+    server, _ = two_workers
+    command = [sys.executable, "-m", "portal_mock", "contract", "--url", server.url]
+    # One Schemathesis worker (its default): with several, the run's own requests
+    # interleave and its consistency checks take that for violations (README).
+    command += ["--seed", "7", "--max-examples", "10"]
+    run = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    assert "result       no contract violations found" in run.stdout

@@ -194,3 +194,16 @@ def test_a_database_it_cannot_reach_is_one_line_and_exit_2(tmp_path: Path) -> No
     assert len(lines) == 1, done.stderr
     assert lines[0].startswith("portal-mock: cannot start: cannot use the database postgresql://")
     assert "s3cret-pw" not in done.stderr + done.stdout
+
+
+def test_any_rfc_3339_expiry_is_stored_and_ordered_as_a_time(backend: Store) -> None:
+    # Offsets past PostgreSQL's timestamptz range (15:59) are RFC 3339, so the spec's:
+    # the contract run found a 500 on "-19:28" before expiry became a number.
+    expiries = ["5869-05-06T13:30:15-19:28", "9999-12-31T23:59:59-23:59",
+                "0001-01-01T00:00:00+23:59", "5869-05-07T08:58:14Z", None]  # fmt: skip
+    made = [backend.create(link(n, expiry_date=e)) for n, e in enumerate(expiries)]
+    assert [backend.get(m["_id"])["expiry_date"] for m in made] == expiries
+    found, _ = backend.search(LinkQuery(sort="expiry_date", per_page=10))
+    # The first two are one second apart in UTC: 13:30:15 at -19:28 is 08:58:15 the next day.
+    assert [f["expiry_date"] for f in found] == [None, expiries[2], expiries[3], expiries[0],
+                                                   expiries[1]]  # fmt: skip

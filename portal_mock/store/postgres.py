@@ -23,7 +23,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from portal_mock.store.link_store import Allowed, StoreError, utc_after, utc_now
-from portal_mock.store.querying import Link, LinkQuery, paging
+from portal_mock.store.querying import Link, LinkQuery, expiry_microseconds, paging
 
 SCHEMA_VERSION = 2
 # Each migration takes the database from the version before it to its own number.
@@ -51,6 +51,8 @@ MIGRATIONS: Sequence[str] = (
     # registry, the snapshots of every space and the request journal.
     """
     ALTER TABLE links ADD COLUMN space text COLLATE "C" NOT NULL DEFAULT '';
+    ALTER TABLE links ALTER COLUMN expiry TYPE bigint
+        USING (extract(epoch FROM expiry) * 1000000)::bigint;
     ALTER TABLE links DROP CONSTRAINT links_pkey;
     ALTER TABLE links ADD PRIMARY KEY (space, id);
     DROP INDEX links_workorder;
@@ -113,13 +115,19 @@ def migrate(pool: ConnectionPool) -> None:
             connection.execute("INSERT INTO portal_mock_schema VALUES (%s)", (number,))
 
 
+def _expiry(value: str | None) -> int | None:
+    # Microseconds since 1970, as the embedded store orders it: timestamptz refuses
+    # offsets past 15:59 that RFC 3339, and so the spec, allows.
+    return None if value is None else expiry_microseconds(value)
+
+
 def _columns(space: str, link: Link) -> tuple[Any, ...]:
     return (
         space,
         link["_id"],
         link.get("workorder"),
         link.get("link_type"),
-        link.get("expiry_date"),
+        _expiry(link.get("expiry_date")),
         link.get("is_active"),
         link.get("created_at"),
         link.get("updated_at"),
@@ -131,7 +139,7 @@ def _columns(space: str, link: Link) -> tuple[Any, ...]:
 _INSERT = """
     INSERT INTO links (space, id, workorder, link_type, expiry, is_active, created_at,
                        updated_at, company_namespace, doc)
-    VALUES (%s, %s, %s, %s, %s::timestamptz, %s, %s, %s, %s, %s)
+    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
 """
 _UPSERT = (
     _INSERT

@@ -127,7 +127,13 @@ def _expiry_order(value: str | None) -> int | float:
     # than an aware datetime); created_at and updated_at are always written by
     # the store in one UTC form, where the text order is the time order. A
     # link without expiry_date sorts before any link that has one.
-    return -math.inf if value is None else (parse_datetime(value) - _EPOCH) // _MICROSECOND
+    return -math.inf if value is None else expiry_microseconds(value)
+
+
+def expiry_microseconds(value: str) -> int:
+    """An RFC 3339 date-time as whole microseconds since 1970 UTC, any offset (even past
+    what a database's timestamp type takes, such as -19:28) and any year of four digits."""
+    return (parse_datetime(value) - _EPOCH) // _MICROSECOND
 
 
 def _column(name: str, rows: Iterable[Row]) -> Iterable[Any]:
