@@ -161,11 +161,11 @@ def test_delay_combines_with_a_code(client: Any) -> None:
     [
         (
             "code=404",
-            "code=404: listWorkorderPortalLinks documents only 200, 400, 401, 405, 429, 500",
+            "code=404: listWorkorderPortalLinks documents only 200, 400, 401, 405, 429, 500, 503",
         ),
         (
             "code=418",
-            "code=418: listWorkorderPortalLinks documents only 200, 400, 401, 405, 429, 500",
+            "code=418: listWorkorderPortalLinks documents only 200, 400, 401, 405, 429, 500, 503",
         ),
         (
             "example=nope",
