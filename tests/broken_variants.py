@@ -97,6 +97,12 @@ class StoreWrapper:
     async def delete_async(self, link_id: str, allowed: Any = None) -> Any:
         return self.delete(link_id)
 
+    async def search_async(self, query: LinkQuery) -> Any:
+        return self.search(query)
+
+    async def get_async(self, link_id: str) -> Any:
+        return self.get(link_id)
+
 
 class ResponseRewriter:
     """An ASGI wrapper that may change the request's headers and each response's start and body."""

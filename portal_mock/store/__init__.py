@@ -1,10 +1,15 @@
-"""The embedded store: links in memory, every change journaled and fsynced, snapshots.
+"""The stores: the embedded one (links in memory, every change journaled and fsynced,
+snapshots), and PostgreSQL, which many workers share. Both have one interface.
 
 - link_store: LinkStore, the interface handlers and controls use;
 - querying: filters, orders and pages (LinkQuery, the sorted creation index);
 - commit: the group-commit writer thread (one fsync per batch);
-- journal, snapshot: the files (append-only journal, TinyDB snapshot);
-- ids: ObjectId-like ids that grow in creation order.
+- journal, snapshot, row_cache: the files (append-only journal, TinyDB
+  snapshot, the rows cached beside it for start-up);
+- forked: the snapshot written from a forked child, off the server's GIL;
+- ids: ObjectId-like ids that grow in creation order;
+- postgres, postgres_state: the shared store, and the mock's sessions,
+  snapshots and request journal beside it.
 """
 
 from pathlib import Path
