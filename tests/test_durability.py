@@ -425,7 +425,9 @@ link_store.MIN_COMPACT_BYTES = 2048
 pid_file = Path(sys.argv[2])
 
 def slow(*args, **kwargs):
-    pid_file.write_text(str(os.getpid()))
+    # Written aside and renamed: the server below must never see it half-written.
+    pid_file.with_suffix(".tmp").write_text(str(os.getpid()))
+    pid_file.with_suffix(".tmp").rename(pid_file)
     time.sleep(60)  # a compaction of a huge store, cut short by the kill below
     os._exit(3)
 
@@ -456,12 +458,14 @@ def test_the_snapshot_writer_dies_with_a_killed_server(db: Path, tmp_path: Path)
         text=True,
     )
     assert server.stdout is not None
-    written = int(server.stdout.readline())
-    writer = int(pid_file.read_text())
-    assert writer != server.pid
-    server.send_signal(signal.SIGKILL)
-    server.wait(timeout=10)
-    server.stdout.close()
+    try:
+        written = int(server.stdout.readline())
+        writer = int(pid_file.read_text())
+        assert writer != server.pid
+    finally:
+        server.send_signal(signal.SIGKILL)
+        server.wait(timeout=10)
+        server.stdout.close()
     deadline = time.monotonic() + 10
     while running(writer) and time.monotonic() < deadline:
         time.sleep(0.05)
