@@ -34,7 +34,7 @@ from portal_mock.response_check import CompiledResponseValidator
 from portal_mock.served_spec import SpecAsWrittenMiddleware
 from portal_mock.sessions import sessions_for
 from portal_mock.settings import DEV_KEY, Settings
-from portal_mock.store import LinkStore, StoreError, open_store
+from portal_mock.store import LinkStore, StoreError, is_shared, open_store
 from portal_mock.swagger_page import SwaggerPageMiddleware
 from portal_mock.validation import BodyValidator, ParameterChecker
 
@@ -110,7 +110,7 @@ def key_header(spec: dict[str, Any]) -> str:
 
 def shared_journal(store: Any) -> Any:
     """The request journal every worker of a PostgreSQL ``store`` shares; None for a file."""
-    if getattr(store, "space", None) is None:
+    if not is_shared(store):
         return None
     from portal_mock.store.postgres_state import RequestJournal
 

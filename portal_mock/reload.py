@@ -12,10 +12,8 @@ import contextlib
 import dataclasses
 import io
 import os
-import signal
 import socket
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,6 +21,7 @@ from watchfiles import Change, run_process
 
 from portal_mock.paths import DEFAULT_CONTROLS_SPEC
 from portal_mock.settings import Settings
+from portal_mock.workers import stop_when_orphaned
 
 Serve = Callable[[Settings, str, socket.socket], int]
 
@@ -35,15 +34,8 @@ def watched_files(settings: Settings) -> set[Path]:
     return {path.resolve() for path in files}
 
 
-def _stop_when_orphaned(parent: int) -> None:
-    """SIGTERM this process once ``parent`` is gone, so a killed supervisor leaves no server."""
-    while os.getppid() == parent:
-        time.sleep(0.5)
-    os.kill(os.getpid(), signal.SIGTERM)
-
-
 def _serve_child(settings: Settings, log_level: str, sock: socket.socket, serve: Serve) -> int:
-    watchdog = threading.Thread(target=_stop_when_orphaned, args=(os.getppid(),), daemon=True)
+    watchdog = threading.Thread(target=stop_when_orphaned, args=(os.getppid(),), daemon=True)
     watchdog.start()
     # watchfiles tells a restarted child which files changed (an empty list on
     # the first start): --reset empties the durable store on the first start
@@ -101,7 +93,7 @@ def serve_with_reload(settings: Settings, log_level: str, sock: socket.socket, s
     print("portal-mock: reloading when these change: " + ", ".join(map(str, sorted(files))))
     # SIGINT or SIGTERM while a restart is stopping the old server lets a
     # KeyboardInterrupt out of watchfiles' wait: a stop like any other. The
-    # server stops by itself once this process is gone (_stop_when_orphaned).
+    # server stops by itself once this process is gone (workers.stop_when_orphaned).
     with contextlib.suppress(KeyboardInterrupt):
         run_process(
             *sorted({path.parent for path in files}),

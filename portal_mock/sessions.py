@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
 from portal_mock.errors import TooManySessions
-from portal_mock.store import LinkStore, utc_now
+from portal_mock.store import LinkStore, is_shared, utc_now
 from portal_mock.store.querying import Link
 
 if TYPE_CHECKING:
@@ -166,5 +166,4 @@ class SharedSessions(Sessions):
 
 def sessions_for(store: Any, fixtures: Sequence[Link], limit: int) -> Sessions:
     """The sessions over ``store``: in the database for PostgreSQL, else in memory."""
-    shared = getattr(store, "space", None) is not None
-    return (SharedSessions if shared else Sessions)(store, fixtures, limit)
+    return (SharedSessions if is_shared(store) else Sessions)(store, fixtures, limit)

@@ -72,7 +72,7 @@ class Supervisor:
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         supervisor = os.getppid()
-        threading.Thread(target=_stop_when_orphaned, args=(supervisor,), daemon=True).start()
+        threading.Thread(target=stop_when_orphaned, args=(supervisor,), daemon=True).start()
         sys.exit(self.run(self.settings, self.log_level, self.sock, self._announce))
 
     def _announce(self) -> None:
@@ -120,8 +120,9 @@ class Supervisor:
         self.stopping.set()
 
 
-def _stop_when_orphaned(parent: int) -> None:
-    """SIGTERM this worker once its supervisor is gone (killed with -9, say)."""
+def stop_when_orphaned(parent: int) -> None:
+    """SIGTERM this process once ``parent`` is gone (killed with -9, say), so that a
+    supervisor's end (``--workers``, ``--reload``) leaves no server behind."""
     while os.getppid() == parent:
         time.sleep(0.5)
     os.kill(os.getpid(), signal.SIGTERM)

@@ -28,6 +28,7 @@ __all__ = [
     "StoreError",
     "StoreLocked",
     "StoreWriteFailed",
+    "is_shared",
     "open_store",
     "store_name",
     "utc_now",
@@ -42,6 +43,11 @@ def open_store(db: Path | str | None) -> Any:
 
         return PostgresLinkStore(db)
     return LinkStore(db)
+
+
+def is_shared(store: Any) -> bool:
+    """Whether ``store`` is PostgreSQL's, which every worker shares (it has a space)."""
+    return getattr(store, "space", None) is not None
 
 
 def store_name(db: Path | str | None) -> str:
