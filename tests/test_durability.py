@@ -236,7 +236,7 @@ def test_a_compaction_that_fails_keeps_every_write_and_is_tried_again_later(
     real_write_snapshot = store_module.write_snapshot
     attempts: list[int] = []
 
-    def refused(*args: Any) -> int:
+    def refused(*args: Any, **kwargs: Any) -> int:
         attempts.append(len(attempts))
         raise OSError(errno.ENOSPC, "No space left on device")
 
@@ -274,10 +274,10 @@ def test_writes_go_on_while_a_compaction_runs_and_a_crash_then_loses_nothing(
     real_write_snapshot = store_module.write_snapshot
     started, release = threading.Event(), threading.Event()
 
-    def held(*args: Any) -> int:
+    def held(*args: Any, **kwargs: Any) -> int:
         started.set()
         release.wait(10)  # a compaction of a large store: it takes a while
-        return real_write_snapshot(*args)
+        return real_write_snapshot(*args, **kwargs)
 
     monkeypatch.setattr(store_module, "write_snapshot", held)
     store = LinkStore(db)

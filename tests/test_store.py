@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from tinydb import TinyDB
 
 from portal_mock.jsonbody import encoded
-from portal_mock.store import LinkStore, snapshot
+from portal_mock.store import LinkStore
 from portal_mock.store.ids import ObjectIdFactory
 from portal_mock.store.index import IdIndex
 from portal_mock.store.querying import DEFAULT_SORT, LinkQuery, paging, parse_datetime, sort_links
@@ -302,27 +302,6 @@ def test_links_add_no_object_for_the_garbage_collector_to_walk(store: LinkStore)
     gc.collect()
     gc.collect()
     assert len(gc.get_objects()) - before < 50
-
-
-def test_a_snapshot_is_made_durable_a_mebibyte_at_a_time(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # One fsync of a whole large snapshot held every journal fsync up behind it.
-    flushed: list[int] = []
-    real = os.fdatasync
-
-    def fdatasync(fd: int) -> None:
-        flushed.append(os.fstat(fd).st_size)
-        real(fd)
-
-    monkeypatch.setattr(snapshot.os, "fdatasync", fdatasync)
-    links = [encoded({"_id": f"{n:024x}", "pad": "x" * 1000}) for n in range(3000)]
-    path = tmp_path / "db.json"
-    write_snapshot(path, links, "f" * 24)
-    steps = [after - before for before, after in zip([0, *flushed], flushed, strict=False)]
-    assert len(flushed) >= 2
-    assert all(step <= snapshot.FLUSH_BYTES + 2000 for step in steps)
-    assert read_snapshot(path) == (links, "f" * 24)
 
 
 def _decodes_during_open(path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[LinkStore, int]:

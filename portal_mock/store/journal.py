@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from portal_mock.jsonbody import decoded, encoded
-from portal_mock.store.snapshot import fsync_folder
+from portal_mock.store.files import fsync_folder
 
 logger = logging.getLogger(__name__)
 

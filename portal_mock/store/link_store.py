@@ -26,7 +26,7 @@ from typing import Any
 from filelock import FileLock, Timeout
 
 from portal_mock.jsonbody import decoded, encoded
-from portal_mock.store import forked
+from portal_mock.store import files, forked
 from portal_mock.store.changes import Change
 from portal_mock.store.commit import GroupCommit, Queued
 from portal_mock.store.ids import ObjectIdFactory
@@ -65,6 +65,9 @@ MIN_COMPACT_BYTES = 1 << 20
 # Background compactions write the snapshot from a forked child (store/forked.py)
 # where the platform allows; tests that hook the writer in-process turn it off.
 COMPACT_IN_CHILD = True
+# A background compaction rests this long after each quarter mebibyte it makes
+# durable, leaving the disk to journal fsyncs in between (store/files.py).
+BACKGROUND_PAUSE = 0.002
 COMPACTING_SWITCH_INTERVAL = 0.0005
 
 
@@ -233,11 +236,13 @@ class _Disk:
         try:
             if COMPACT_IN_CHILD and forked.available():
                 # A child process formats the snapshot: the server keeps its GIL.
-                self.snapshot_bytes = forked.run_forked(lambda: self._write(rows, last_id, True))
+                self.snapshot_bytes = forked.run_forked(
+                    lambda: self._write(rows, last_id, True, BACKGROUND_PAUSE)
+                )
                 self.rows_cached = True
             else:
                 self.snapshot_bytes = self._write_sharing_the_gil(rows, last_id)
-            self.sealed.unlink()
+            files.remove(self.sealed)
         except OSError as exc:
             self._refused(exc)
 
@@ -250,7 +255,7 @@ class _Disk:
         interval = sys.getswitchinterval()
         sys.setswitchinterval(COMPACTING_SWITCH_INTERVAL)
         try:
-            return self._write(rows, last_id, cache=False)
+            return self._write(rows, last_id, False, BACKGROUND_PAUSE)
         finally:
             sys.setswitchinterval(interval)
 
@@ -269,16 +274,19 @@ class _Disk:
         self.settle()
         self.snapshot_bytes = self._write(rows, last_id, cache=True)
         self.journal.clear()
-        self.sealed.unlink(missing_ok=True)
+        files.remove(self.sealed)
 
-    def _write(self, rows: list[Row], last_id: str | None, cache: bool) -> int:
-        """Write the snapshot of ``rows``, and with ``cache`` its row cache (row_cache.py)."""
+    def _write(self, rows: list[Row], last_id: str | None, cache: bool, pause: float = 0.0) -> int:
+        """Write the snapshot of ``rows``, and with ``cache`` its row cache (row_cache.py),
+        paced by ``pause`` (files.write_paced)."""
         self.rows_cached = cache
         if not cache:
-            return write_snapshot(self.snapshot, [row[RAW] for row in rows], last_id)
+            links = [row[RAW] for row in rows]
+            return write_snapshot(self.snapshot, links, last_id, pause=pause)
         columns = [list(column) for column in zip(*rows, strict=True)] or [[]] * (RAW + 1)
         indexes = {name: index.as_dict() for name, index in _indexes(rows).items()}
-        return write_snapshot(self.snapshot, columns[RAW], last_id, Rows(columns[:RAW], indexes))
+        cached = Rows(columns[:RAW], indexes)
+        return write_snapshot(self.snapshot, columns[RAW], last_id, cached, pause)
 
     def close(self) -> None:
         self.settle()

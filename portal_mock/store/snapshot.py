@@ -15,6 +15,7 @@ import orjson
 from tinydb.storages import Storage
 
 from portal_mock.jsonbody import decoded, encoded
+from portal_mock.store.files import replace, write_paced
 from portal_mock.store.row_cache import ROWS_TMP_PREFIX, CachedRows, Rows, write_rows
 
 logger = logging.getLogger(__name__)
@@ -23,18 +24,8 @@ LINKS_TABLE = "links"
 META_TABLE = "meta"
 _TMP_PREFIX = ".portal-mock-snapshot-"
 _LINES_HEAD = b'{"%s":{\n' % LINKS_TABLE.encode()
-FLUSH_BYTES = 1 << 20
 _TAIL_BYTES = 4096
 _BLOCK_BYTES = 8 << 20
-
-
-def fsync_folder(folder: Path) -> None:
-    """Make a rename or new file in ``folder`` durable."""
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class AtomicJSONStorage(Storage):
@@ -66,50 +57,25 @@ class AtomicJSONStorage(Storage):
     def write(self, data: dict[str, dict[str, Any]]) -> None:
         self.write_chunks([json.dumps(data, separators=(",", ":")).encode()])
 
-    def write_chunks(self, chunks: Iterable[bytes]) -> None:
-        """Write the JSON text made of ``chunks`` as the new file, durably."""
+    def write_chunks(self, chunks: Iterable[bytes], pause: float = 0.0) -> None:
+        """Write the JSON text made of ``chunks`` as the new file, durably, a quarter
+        of a mebibyte at a time with ``pause`` seconds between (files.write_paced)."""
         folder = self.path.parent
         folder.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=folder)
         try:
             try:
-                _write_flushing(fd, chunks)
+                write_paced(fd, chunks, pause)
                 os.fsync(fd)
             finally:
                 os.close(fd)
-            os.replace(tmp, self.path)
+            replace(tmp, self.path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        fsync_folder(folder)
 
     def close(self) -> None:
         pass
-
-
-def _write_flushing(fd: int, chunks: Iterable[bytes]) -> None:
-    """Write ``chunks`` to ``fd``, making each mebibyte durable before the next.
-
-    The journal's fsyncs share the file system's journal with this file: one
-    fsync of a whole 50 MB snapshot held each of them up for as long as it
-    took (60 ms seen), a mebibyte at a time for 2 ms at most.
-    """
-    pending: list[bytes] = []
-    size = 0
-    for chunk in chunks:
-        pending.append(chunk)
-        size += len(chunk)
-        if size >= FLUSH_BYTES:
-            _write_all(fd, b"".join(pending))
-            os.fdatasync(fd)
-            pending, size = [], 0
-    _write_all(fd, b"".join(pending))
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
 
 
 def remove_leftovers(folder: Path) -> None:
@@ -222,6 +188,7 @@ def write_snapshot(
     links: list[bytes],
     last_id: str | None,
     rows: Rows | None = None,
+    pause: float = 0.0,
 ) -> int:
     """Replace the snapshot with ``links`` (each its JSON) in TinyDB's layout; return its size.
 
@@ -229,12 +196,12 @@ def write_snapshot(
     neither decodes nor re-encodes 100,000 links while requests wait for the GIL.
     ``rows``, the links' rows (without the links) and indexes, are written
     beside it for the next start-up (row_cache.py), before the snapshot that
-    names them.
+    names them. ``pause`` paces the writing (files.write_paced).
     """
     fields: dict[str, str] = {"last_id": last_id} if last_id else {}
     if rows is not None:
         fields["rows"] = secrets.token_hex(8)
-        write_rows(path, fields["rows"], CachedRows(rows, *_places(links)))
+        write_rows(path, fields["rows"], CachedRows(rows, *_places(links)), pause)
     meta = {"1": fields} if fields else {}
 
     def chunks() -> Iterator[bytes]:
@@ -245,5 +212,5 @@ def write_snapshot(
             yield b'"%d":%s%s\n' % (number, link, b"," if number < len(links) else b"")
         yield b'},"%s":%s}\n' % (META_TABLE.encode(), json.dumps(meta).encode())
 
-    AtomicJSONStorage(path).write_chunks(chunks())
+    AtomicJSONStorage(path).write_chunks(chunks(), pause)
     return path.stat().st_size
