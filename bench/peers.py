@@ -77,10 +77,13 @@ def free_port() -> int:
 
 
 class MemorySampler(threading.Thread):
-    """Tracks the peak resident memory of a process and all its descendants.
+    """Tracks the peak memory of a process and all its descendants, as PSS.
 
-    ``peak_rss`` covers the whole life of the process; ``window_peak`` only
-    the time since the last ``start_window()``.
+    PSS (proportional set size) counts a page shared by n processes as 1/n
+    of it in each: a forked snapshot writer shares the server's pages until
+    either changes them, and summed RSS counted those pages twice. Where the
+    platform has no PSS, RSS. ``peak_rss`` covers the whole life of the
+    process; ``window_peak`` only the time since the last ``start_window()``.
     """
 
     def __init__(self, pid: int, interval: float = 0.1) -> None:
@@ -100,7 +103,7 @@ class MemorySampler(threading.Thread):
         total = 0
         for process in self.tree():
             with contextlib.suppress(psutil.Error):
-                total += process.memory_info().rss
+                total += _memory(process)
         self.peak_rss = max(self.peak_rss, total)
         self.window_peak = max(self.window_peak, total)
 
@@ -123,6 +126,12 @@ class MemorySampler(threading.Thread):
 
     def stop(self) -> None:
         self._stop.set()
+
+
+def _memory(process: psutil.Process) -> int:
+    if sys.platform == "linux":
+        return int(process.memory_full_info().pss)
+    return int(process.memory_info().rss)
 
 
 @dataclass

@@ -121,7 +121,7 @@ def _ratio(numerator: float, denominator: float) -> str:
 def peer_table(peers: list[PeerResult]) -> list[str]:
     lines = [
         "| peer | operation | requests | req/s | p50 ms | p99 ms | errors (non-2xx) "
-        "| peak RSS MB | CPU server / wrk / other (cores) |",
+        "| peak memory MB (PSS) | CPU server / wrk / other (cores) |",
         "|---|---|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for peer in peers:
@@ -200,7 +200,7 @@ def goals(ours: PeerResult, others: list[PeerResult]) -> list[str]:
 def scale_table(results: list[ScaleResult]) -> list[str]:
     lines = [
         "| stored links | snapshot MB | start s | operation | samples | p50 ms | p99 ms "
-        "| errors | peak RSS MB | CPU server / client / other (cores) |",
+        "| errors | peak memory MB (PSS) | CPU server / client / other (cores) |",
         "|--:|--:|--:|---|--:|--:|--:|--:|--:|--:|",
     ]
     for size in results:
@@ -245,7 +245,7 @@ def scale_targets(results: list[ScaleResult]) -> list[str]:
                 f"- start-up at 100k: {size.start_seconds:.2f} s{extra} (target: under 1 s)"
             )
             ratio = size.peak_rss / size.file_bytes
-            lines.append(f"- peak RSS / snapshot at 100k: {ratio:.2f}x (target: at most 3x)")
+            lines.append(f"- peak memory (PSS) / snapshot at 100k: {ratio:.2f}x (goal: at most 3x)")
         if "create_compacting" in size.results:
             p99 = _ms(size.results["create_compacting"].percentile(99))
             lines.append(
