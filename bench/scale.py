@@ -25,7 +25,7 @@ import aiohttp
 import load
 import peers
 from data import make_links, write_store_snapshot
-from portal_mock.store.journal import Journal
+from portal_mock.store.journal import Journal, journals_of
 from portal_mock.store.snapshot import read_snapshot
 
 SIZES = (1_000, 10_000, 100_000)
@@ -145,7 +145,7 @@ def _while_compacting(
 ) -> tuple[load.Result, bool]:
     """Creates one at a time while the store folds a journal as large as its snapshot;
     and whether a compaction started (the journal was sealed and begun afresh)."""
-    journal = db.with_name(db.name + ".journal")
+    _, journal = journals_of(db)
     full = _fill_journal(db, journal)
     with peers.ours(db, workdir) as server:
         target = dataclasses.replace(probes, url=server.url)

@@ -21,6 +21,7 @@ import orjson
 
 from portal_mock.settings import db_setting
 from portal_mock.store import StoreError, StoreLocked, open_store, store_name
+from portal_mock.store.journal import journals_of
 from portal_mock.store.querying import row_of
 
 EXIT_OK, EXIT_USAGE = 0, 2
@@ -78,7 +79,7 @@ def command(args: argparse.Namespace) -> int:
 
 def export_links(db: Path | str, output: str) -> str:
     # Opening a file store that is not there would make an empty one: a typo'd path.
-    if isinstance(db, Path) and not (db.exists() or _journal(db).exists()):
+    if isinstance(db, Path) and not (db.exists() or journals_of(db)[1].exists()):
         raise TransferError(f"no store at {store_name(db)}")
     with _opened(db) as store:
         links = sorted(store.export(), key=lambda link: str(link["_id"]))
@@ -150,10 +151,6 @@ def _read(source: str) -> bytes:
         return sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
     except OSError as exc:
         raise TransferError(f"cannot read {source}: {exc}") from None
-
-
-def _journal(path: Path) -> Path:
-    return path.with_name(path.name + ".journal")
 
 
 @contextmanager

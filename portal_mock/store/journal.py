@@ -25,6 +25,11 @@ def _fsync(fd: int) -> None:
     os.fsync(fd)
 
 
+def journals_of(store: Path) -> tuple[Path, Path]:
+    """The sealed journal and the journal of the store file ``store``, in replay order."""
+    return store.with_name(store.name + ".journal.sealed"), store.with_name(store.name + ".journal")
+
+
 class JournalWriteFailed(OSError):
     """A record could not be made durable; the journal is as it was before it."""
 

@@ -31,7 +31,7 @@ from portal_mock.store.changes import Change
 from portal_mock.store.commit import GroupCommit, Queued
 from portal_mock.store.ids import ObjectIdFactory
 from portal_mock.store.index import IdIndex
-from portal_mock.store.journal import Journal, JournalWriteFailed
+from portal_mock.store.journal import Journal, JournalWriteFailed, journals_of
 from portal_mock.store.querying import (
     DEFAULT_SORT,
     ID,
@@ -162,7 +162,7 @@ class _Disk:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.snapshot = path
-        self.sealed = path.with_name(path.name + ".journal.sealed")
+        self.sealed, journal = journals_of(path)
         self.lock = FileLock(f"{path}.lock", thread_local=False)
         try:
             self.lock.acquire(timeout=0)
@@ -172,7 +172,7 @@ class _Disk:
             ) from None
         try:
             remove_leftovers(path.parent)
-            self.journal = Journal(path.with_name(path.name + ".journal"))
+            self.journal = Journal(journal)
         except BaseException:
             self.lock.release()  # a store that cannot open must not stay locked
             raise

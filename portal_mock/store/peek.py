@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from portal_mock.jsonbody import decoded
-from portal_mock.store.journal import decode
+from portal_mock.store.journal import decode, journals_of
 from portal_mock.store.snapshot import read_snapshot
 
 
@@ -21,8 +21,8 @@ def stored_links(path: Path) -> list[dict[str, Any]]:
     links: dict[str, dict[str, Any]] = {}
     for link in map(decoded, raw):
         links[link["_id"]] = link
-    for suffix in (".journal.sealed", ".journal"):
-        for record in _records(path.with_name(path.name + suffix)):
+    for journal in journals_of(path):
+        for record in _records(journal):
             for link in [record["put"]] if "put" in record else record.get("put_many", []):
                 links[link["_id"]] = link
             links.pop(record.get("delete", ""), None)
