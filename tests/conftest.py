@@ -66,6 +66,16 @@ namespaces = ["*"]
 
 
 @pytest.fixture
+def compaction_on_a_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Background compactions due at 2 KiB of journal, on a thread of this process (not a
+    forked child), so that a test's hooks on the snapshot writer see them."""
+    from portal_mock.store import link_store
+
+    monkeypatch.setattr(link_store, "COMPACT_IN_CHILD", False)
+    monkeypatch.setattr(link_store, "MIN_COMPACT_BYTES", 2048)
+
+
+@pytest.fixture
 def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No PORTAL_MOCK_* variable of the caller leaks in; files the command writes land in tmp."""
     for name in list(os.environ):

@@ -227,12 +227,10 @@ def test_every_write_the_disk_refuses_answers_503_in_the_envelope_and_changes_no
     reopened.close()
 
 
+@pytest.mark.usefixtures("compaction_on_a_thread")
 def test_a_compaction_that_fails_keeps_every_write_and_is_tried_again_later(
     db: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    # The writer is hooked in this process: the compaction must run on a thread of it.
-    monkeypatch.setattr(store_module, "COMPACT_IN_CHILD", False)
-    monkeypatch.setattr(store_module, "MIN_COMPACT_BYTES", 2048)
     real_write_snapshot = store_module.write_snapshot
     attempts: list[int] = []
 
@@ -265,12 +263,10 @@ def test_a_compaction_that_fails_keeps_every_write_and_is_tried_again_later(
     store.close()
 
 
+@pytest.mark.usefixtures("compaction_on_a_thread")
 def test_writes_go_on_while_a_compaction_runs_and_a_crash_then_loses_nothing(
     db: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The writer is hooked in this process: the compaction must run on a thread of it.
-    monkeypatch.setattr(store_module, "COMPACT_IN_CHILD", False)
-    monkeypatch.setattr(store_module, "MIN_COMPACT_BYTES", 2048)
     real_write_snapshot = store_module.write_snapshot
     started, release = threading.Event(), threading.Event()
 
@@ -312,13 +308,12 @@ def test_serve_on_a_store_in_use_exits_2_naming_the_lock(
     holder.close()
 
 
+@pytest.mark.usefixtures("compaction_on_a_thread")
 def test_a_background_compaction_on_a_thread_leaves_the_row_cache_to_a_clean_close(
     db: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Building the cache holds the GIL: a compaction on a thread of the server
     # (where it cannot fork) writes none while requests run.
-    monkeypatch.setattr(store_module, "COMPACT_IN_CHILD", False)
-    monkeypatch.setattr(store_module, "MIN_COMPACT_BYTES", 2048)
     store = LinkStore(db)
     links = [new_link(store, n) for n in range(60)]
     store.settle()
@@ -337,14 +332,12 @@ def test_a_background_compaction_on_a_thread_leaves_the_row_cache_to_a_clean_clo
     reopened.close()
 
 
+@pytest.mark.usefixtures("compaction_on_a_thread")
 def test_a_background_compaction_shortens_the_gil_switch_interval_while_it_runs(
     db: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import sys
 
-    # The writer is hooked in this process: the compaction must run on a thread of it.
-    monkeypatch.setattr(store_module, "COMPACT_IN_CHILD", False)
-    monkeypatch.setattr(store_module, "MIN_COMPACT_BYTES", 2048)
     seen: list[float] = []
     real = store_module.write_snapshot
 

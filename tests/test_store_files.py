@@ -134,12 +134,10 @@ def test_remove_takes_the_name_away_first_then_frees_the_file_in_steps(
     assert names_while_cutting == [False] * 4
 
 
+@pytest.mark.usefixtures("compaction_on_a_thread")
 def test_a_background_compaction_paces_its_writes_and_a_foreground_one_does_not(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Hooked in this process, so the compaction runs on a thread of it.
-    monkeypatch.setattr(store_module, "COMPACT_IN_CHILD", False)
-    monkeypatch.setattr(store_module, "MIN_COMPACT_BYTES", 2048)
     pauses: list[float] = []
     real = snapshot.write_paced
 
