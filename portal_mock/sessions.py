@@ -4,7 +4,7 @@ A session starts from the fixtures on its first request and lives until it is
 ended (``DELETE /__mock/session``). Over a store file, a session is an
 in-memory store that also ends when the server stops, never written to disk,
 and each workspace (the durable one, every session) keeps its named snapshots
-in memory. Over PostgreSQL (SharedSessions), sessions and snapshots are in the
+in memory. Over PostgreSQL (shared_sessions.py), sessions and snapshots are in the
 database, the same for every worker on every host.
 """
 
@@ -14,14 +14,11 @@ import copy
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
 from portal_mock.errors import TooManySessions
 from portal_mock.store import LinkStore, is_shared, utc_now
 from portal_mock.store.querying import Link
-
-if TYPE_CHECKING:
-    from portal_mock.store.postgres import PostgresLinkStore
 
 SESSION_HEADER = "X-Mock-Session"
 
@@ -35,7 +32,12 @@ class Snapshot:
     taken_at: str
 
     def summary(self) -> dict[str, Any]:
-        return {"name": self.name, "links": len(self.links), "taken_at": self.taken_at}
+        return summary(self.name, len(self.links), self.taken_at)
+
+
+def summary(name: str, links: int, taken_at: str) -> dict[str, Any]:
+    """A snapshot as the controls describe it: its name, how many links, when taken."""
+    return {"name": name, "links": links, "taken_at": taken_at}
 
 
 @dataclass
@@ -47,19 +49,21 @@ class Workspace:
     snapshots: dict[str, Snapshot] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def take_snapshot(self, name: str) -> Snapshot:
+    def take_snapshot(self, name: str) -> dict[str, Any]:
+        """Keep the store's links under ``name``; the snapshot's summary."""
         snapshot = Snapshot(name, self.store.export(), utc_now())
         with self.lock:
             self.snapshots[name] = snapshot
-        return snapshot
+        return snapshot.summary()
 
     def snapshot(self, name: str) -> Snapshot | None:
         with self.lock:
             return self.snapshots.get(name)
 
-    def list_snapshots(self) -> list[Snapshot]:
+    def summaries(self) -> list[dict[str, Any]]:
+        """Each snapshot's summary, by name."""
         with self.lock:
-            return sorted(self.snapshots.values(), key=lambda s: s.name)
+            return [self.snapshots[name].summary() for name in sorted(self.snapshots)]
 
     def drop_snapshot(self, name: str) -> bool:
         with self.lock:
@@ -104,66 +108,11 @@ class Sessions:
             return len(self._live)
 
 
-class SharedWorkspace(Workspace):
-    """A workspace whose snapshots are in PostgreSQL, beside its links."""
-
-    @property
-    def shared(self) -> PostgresLinkStore:
-        return cast("PostgresLinkStore", self.store)
-
-    def take_snapshot(self, name: str) -> Snapshot:
-        from portal_mock.store import postgres_state
-
-        return Snapshot(*postgres_state.save_snapshot(self.shared, name))
-
-    def snapshot(self, name: str) -> Snapshot | None:
-        found = self._snapshots(name)
-        return found[0] if found else None
-
-    def list_snapshots(self) -> list[Snapshot]:
-        return self._snapshots(None)
-
-    def drop_snapshot(self, name: str) -> bool:
-        from portal_mock.store import postgres_state
-
-        return postgres_state.drop_snapshot(self.shared, name)
-
-    def _snapshots(self, name: str | None) -> list[Snapshot]:
-        from portal_mock.store import postgres_state
-
-        return [Snapshot(*found) for found in postgres_state.snapshots(self.shared, name)]
-
-
-class SharedSessions(Sessions):
-    """Sessions in PostgreSQL: a session begun on one worker is the same on all of them."""
-
-    def __init__(self, durable: Any, fixtures: Sequence[Link], limit: int) -> None:
-        super().__init__(durable, fixtures, limit)
-        self.shared = SharedWorkspace(durable)
-        self.durable = self.shared
-
-    def workspace(self, name: str | None) -> Workspace:
-        from portal_mock.store import postgres_state
-
-        if name is None:
-            return self.durable
-        try:
-            postgres_state.open_session(self.shared.shared, name, self.fixtures, self.limit)
-        except postgres_state.TooMany:
-            raise TooManySessions(self.limit) from None
-        return SharedWorkspace(cast(Any, self.shared.shared.in_space(name)), session=name)
-
-    def end(self, name: str) -> bool:
-        from portal_mock.store import postgres_state
-
-        return postgres_state.end_session(self.shared.shared, name)
-
-    def count(self) -> int:
-        from portal_mock.store import postgres_state
-
-        return postgres_state.session_count(self.shared.shared)
-
-
 def sessions_for(store: Any, fixtures: Sequence[Link], limit: int) -> Sessions:
     """The sessions over ``store``: in the database for PostgreSQL, else in memory."""
-    return (SharedSessions if is_shared(store) else Sessions)(store, fixtures, limit)
+    if not is_shared(store):
+        return Sessions(store, fixtures, limit)
+    # Imported here, so that a file store never imports psycopg.
+    from portal_mock.shared_sessions import SharedSessions
+
+    return SharedSessions(store, fixtures, limit)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -138,3 +142,23 @@ def test_max_sessions_0_refuses_every_session_but_not_the_durable_store(
     with create_app(settings, store=durable).test_client(headers=AUTH) as client:
         assert client.get(BASE, headers=session("a")).status_code == 429
         assert client.get(BASE).status_code == 200
+
+
+@pytest.mark.usefixtures("clean_environment")
+def test_a_mock_over_a_store_file_never_imports_the_postgresql_driver(tmp_path: Path) -> None:
+    # Sessions and snapshots in PostgreSQL live in their own module, imported
+    # only for a PostgreSQL store: a file store's start-up never pays for psycopg.
+    code = f"""
+import json, sys
+from pathlib import Path
+from portal_mock.app import create_app
+from portal_mock.settings import Settings
+create_app(Settings(db=Path({str(tmp_path / "db.json")!r}), quiet=True))
+print(json.dumps(sorted(name for name in sys.modules if name.startswith(
+    ("psycopg", "portal_mock.shared_sessions", "portal_mock.store.postgres")))))
+"""
+    done = subprocess.run(
+        [sys.executable, "-W", "ignore", "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []

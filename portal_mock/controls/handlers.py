@@ -48,7 +48,7 @@ def reset_mock_store(body: dict[str, Any]) -> Response:
 
 
 def save_mock_snapshot(name: str) -> Response:
-    return ok(workspace().take_snapshot(name).summary())
+    return ok(workspace().take_snapshot(name))
 
 
 def restore_mock_snapshot(name: str) -> Response:
@@ -61,7 +61,7 @@ def restore_mock_snapshot(name: str) -> Response:
 
 
 def list_mock_snapshots() -> Response:
-    return ok([snapshot.summary() for snapshot in workspace().list_snapshots()])
+    return ok(workspace().summaries())
 
 
 def delete_mock_snapshot(name: str) -> Response:

@@ -66,8 +66,9 @@ def session_count(store: PostgresLinkStore) -> int:
     return int(row[0]) if row else 0
 
 
-def save_snapshot(store: PostgresLinkStore, name: str) -> tuple[str, list[Link], str]:
-    """Keep the links of ``store``'s space under ``name``, read in one statement."""
+def save_snapshot(store: PostgresLinkStore, name: str) -> tuple[str, int, str]:
+    """Keep the links of ``store``'s space under ``name``, read in one statement;
+    its name, how many links it holds and when it was taken."""
     taken_at = utc_now()
     with store.connection() as connection:
         row = connection.execute(
@@ -76,23 +77,32 @@ def save_snapshot(store: PostgresLinkStore, name: str) -> tuple[str, list[Link],
                FROM links WHERE space = %s
                ON CONFLICT (space, name) DO UPDATE
                SET taken_at = excluded.taken_at, links = excluded.links
-               RETURNING links""",
+               RETURNING jsonb_array_length(links)""",
             (store.space, name, taken_at, store.space),
         ).fetchone()
-    return name, list(row[0]) if row else [], taken_at
+    return name, int(row[0]) if row else 0, taken_at
 
 
-def snapshots(
-    store: PostgresLinkStore, name: str | None = None
-) -> list[tuple[str, list[Link], str]]:
-    """The snapshots of ``store``'s space (only ``name``'s, if given), by name."""
+def snapshot(store: PostgresLinkStore, name: str) -> tuple[str, list[Link], str] | None:
+    """Snapshot ``name`` of ``store``'s space: its name, links and when it was taken."""
+    with store.connection() as connection:
+        row = connection.execute(
+            "SELECT name, links, taken_at FROM mock_snapshots WHERE space = %s AND name = %s",
+            (store.space, name),
+        ).fetchone()
+    return (row[0], list(row[1]), row[2]) if row else None
+
+
+def snapshot_sizes(store: PostgresLinkStore) -> list[tuple[str, int, str]]:
+    """Each snapshot of ``store``'s space by name: its name, how many links, when taken
+    (counted in the database: the links themselves never leave it)."""
     with store.connection() as connection:
         rows = connection.execute(
-            "SELECT name, links, taken_at FROM mock_snapshots WHERE space = %s "
-            "AND (%s::text IS NULL OR name = %s) ORDER BY name",
-            (store.space, name, name),
+            "SELECT name, jsonb_array_length(links), taken_at FROM mock_snapshots "
+            "WHERE space = %s ORDER BY name",
+            (store.space,),
         ).fetchall()
-    return [(row[0], list(row[1]), row[2]) for row in rows]
+    return [(row[0], int(row[1]), row[2]) for row in rows]
 
 
 def drop_snapshot(store: PostgresLinkStore, name: str) -> bool:
