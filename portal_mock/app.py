@@ -27,7 +27,7 @@ from portal_mock.faults import FaultMiddleware
 from portal_mock.fixtures import read_fixtures
 from portal_mock.jsonbody import OrjsonText
 from portal_mock.key_scopes import key_scopes
-from portal_mock.paths import DEFAULT_CONTROLS_SPEC
+from portal_mock.paths import DEFAULT_CONTROLS_SPEC, HANDLER_MODULE
 from portal_mock.prefer import PreferMiddleware
 from portal_mock.requestlog import RequestLog, RequestLogMiddleware, printer
 from portal_mock.response_check import CompiledResponseValidator
@@ -38,7 +38,6 @@ from portal_mock.store import LinkStore, StoreError, is_shared, open_store
 from portal_mock.swagger_page import SwaggerPageMiddleware
 from portal_mock.validation import BodyValidator, ParameterChecker
 
-HANDLER_PACKAGE = "handlers.links"
 VALIDATORS = {
     "body": {"application/json": BodyValidator},
     "parameter": ParameterChecker,
@@ -47,7 +46,7 @@ VALIDATORS = {
 CONTROLS_PACKAGE = "portal_mock.controls.handlers"
 
 
-def handler_name(operation_id: str, package: str = HANDLER_PACKAGE) -> str:
+def handler_name(operation_id: str, package: str = HANDLER_MODULE) -> str:
     """``listWorkorderPortalLinks`` -> ``handlers.links.list_workorder_portal_links``."""
     return f"{package}.{re.sub(r'(?<!^)(?=[A-Z])', '_', operation_id).lower()}"
 
@@ -55,7 +54,7 @@ def handler_name(operation_id: str, package: str = HANDLER_PACKAGE) -> str:
 class HandlerResolver(Resolver):
     """Resolves each operationId to its snake_case handler; a missing one fails at start-up."""
 
-    def __init__(self, package: str = HANDLER_PACKAGE) -> None:
+    def __init__(self, package: str = HANDLER_MODULE) -> None:
         super().__init__()
         self.package = package
 

@@ -1,4 +1,4 @@
-"""Where the default spec and sample data live, installed or in a source checkout."""
+"""Where the default spec, sample data and handlers live, installed or in a source checkout."""
 
 from __future__ import annotations
 
@@ -17,3 +17,5 @@ def _resource(name: str) -> Path:
 DEFAULT_SPEC = _resource("openapi") / "workorder-portal-links.yaml"
 DEFAULT_FIXTURES = _resource("fixtures") / "workorder-portal-links.json"
 DEFAULT_CONTROLS_SPEC = _resource("openapi") / "mock-controls.yaml"
+# The module whose functions the spec's operationIds name (handlers/links.py).
+HANDLER_MODULE = "handlers.links"

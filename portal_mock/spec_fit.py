@@ -18,6 +18,7 @@ from typing import Any
 from connexion.decorators.parameter import pythonic
 
 from portal_mock.compiled_schemas import DEFAULT_KEYWORDS
+from portal_mock.paths import HANDLER_MODULE
 from portal_mock.spec_tools.document import Path, operations, parameters, resolved_at
 from portal_mock.spec_tools.schema_changes import Flat, flat
 from portal_mock.spec_tools.stored_data import link_schema
@@ -39,7 +40,6 @@ MOCK_FIELDS = {
 }
 # The handler whose extra query parameters filter by equality, and the one that creates.
 LIST_HANDLER, CREATE_HANDLER = "list_workorder_portal_links", "create_workorder_portal_link"
-HANDLERS = "handlers.links"
 
 
 class SpecNotFollowable(ValueError):
@@ -125,7 +125,7 @@ def _handler_name(operation: Any) -> str | None:
 
 def _handler(operation: Any) -> Any:
     name = _handler_name(operation)
-    return getattr(importlib.import_module(HANDLERS), name, None) if name else None
+    return getattr(importlib.import_module(HANDLER_MODULE), name, None) if name else None
 
 
 def _arguments(

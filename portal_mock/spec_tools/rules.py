@@ -13,6 +13,7 @@ from typing import Any
 
 from openapi_spec_validator import OpenAPIV30SpecValidator
 
+from portal_mock.paths import HANDLER_MODULE
 from portal_mock.spec_tools.document import (
     Path,
     Validators,
@@ -24,7 +25,6 @@ from portal_mock.spec_tools.document import (
 
 Finding = tuple[Path, str]
 Rule = Callable[[dict[str, Any]], Iterator[Finding]]
-HANDLERS = "handlers.links"
 
 
 def openapi_valid(spec: dict[str, Any]) -> Iterator[Finding]:
@@ -37,7 +37,7 @@ def handlers_resolve(spec: dict[str, Any]) -> Iterator[Finding]:
     """Every operationId names a handler, and every handler is named by an operation."""
     from portal_mock.app import handler_name
 
-    module = importlib.import_module(HANDLERS)
+    module = importlib.import_module(HANDLER_MODULE)
     named: set[str] = set()
     for template, method, operation in operations(spec):
         operation_id = operation.get("operationId")
@@ -49,11 +49,11 @@ def handlers_resolve(spec: dict[str, Any]) -> Iterator[Finding]:
         if not inspect.iscoroutinefunction(getattr(module, name, None)):
             yield (
                 ("paths", template, method, "operationId"),
-                f"{operation_id} names {HANDLERS}.{name}, which does not exist",
+                f"{operation_id} names {HANDLER_MODULE}.{name}, which does not exist",
             )
     for name, function in inspect.getmembers(module, inspect.iscoroutinefunction):
-        if function.__module__ == HANDLERS and not name.startswith("_") and name not in named:
-            yield ("paths",), f"{HANDLERS}.{name} is reached by no operation"
+        if function.__module__ == HANDLER_MODULE and not name.startswith("_") and name not in named:
+            yield ("paths",), f"{HANDLER_MODULE}.{name} is reached by no operation"
 
 
 def error_statuses(spec: dict[str, Any]) -> Iterator[Finding]:
