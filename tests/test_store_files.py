@@ -134,6 +134,37 @@ def test_remove_takes_the_name_away_first_then_frees_the_file_in_steps(
     assert names_while_cutting == [False] * 4
 
 
+@pytest.mark.parametrize("why", ["not POSIX", "read-only"])
+def test_a_file_that_cannot_be_held_open_is_replaced_and_removed_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, why: str
+) -> None:
+    # Windows will not rename over or delete an open file; a read-only file
+    # cannot be opened for writing. Either is then freed the plain way.
+    if why == "not POSIX":
+        monkeypatch.setattr(files, "STEPWISE", False)
+    else:
+        real_open = os.open
+
+        def refused(path: Any, flags: int, *args: Any) -> int:
+            if flags & os.O_RDWR and not flags & os.O_CREAT:
+                raise PermissionError(errno.EACCES, "Permission denied", str(path))
+            return real_open(path, flags, *args)
+
+        monkeypatch.setattr(files.os, "open", refused)
+    path = tmp_path / "db.json"
+    write_snapshot(path, _links(1000), None)
+    cut = _record(monkeypatch, "ftruncate")
+    links = _links(10)
+    write_snapshot(path, links, "a" * 24)
+    sealed = tmp_path / "db.json.journal.sealed"
+    sealed.write_bytes(b"x" * 100)
+    files.remove(sealed)
+    files.remove(sealed)
+    assert cut == []
+    assert read_snapshot(path) == (links, "a" * 24)
+    assert not sealed.exists()
+
+
 @pytest.mark.usefixtures("compaction_on_a_thread")
 def test_a_background_compaction_paces_its_writes_and_a_foreground_one_does_not(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch

@@ -21,6 +21,9 @@ from pathlib import Path
 
 FLUSH_BYTES = 256 << 10
 SHRINK_BYTES = 1 << 20
+# Freeing a file a step at a time keeps it open while its name goes, which
+# only POSIX allows (Windows refuses to rename over or delete an open file).
+STEPWISE = os.name == "posix"
 
 
 def fsync_folder(folder: Path) -> None:
@@ -73,21 +76,29 @@ def replace(new: Path | str, path: Path) -> None:
 def remove(path: Path) -> None:
     """Delete ``path`` durably, then free its blocks a step at a time; nothing if it is gone."""
     fd = _open_if_there(path)
-    if fd is None:
-        return
     try:
-        os.unlink(path)
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            return
         fsync_folder(path.parent)
-        _shrink(fd)
+        if fd is not None:
+            _shrink(fd)
     finally:
-        os.close(fd)
+        if fd is not None:
+            os.close(fd)
 
 
 def _open_if_there(path: Path) -> int | None:
+    """The file at ``path`` open for shrinking, or None: gone, or to be freed at once."""
+    if not STEPWISE:
+        return None
     try:
         return os.open(path, os.O_RDWR)
     except FileNotFoundError:
         return None
+    except PermissionError:
+        return None  # read-only: the rename or unlink frees it at once, as it always did
 
 
 def _shrink(fd: int) -> None:
