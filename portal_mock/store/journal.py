@@ -55,6 +55,13 @@ def decode(line: bytes) -> dict[str, Any] | None:
     return record
 
 
+def records_in(data: bytes) -> Iterator[tuple[int, dict[str, Any] | None]]:
+    """Each line of a journal's ``data``, numbered from 1, with its record; None for a
+    line that is torn (no newline yet) or damaged."""
+    for number, line in enumerate(data.splitlines(keepends=True), start=1):
+        yield number, decode(line) if line.endswith(b"\n") else None
+
+
 class Journal:
     """Records are appended, fsynced, and replayed in order when the store opens.
 
@@ -73,8 +80,7 @@ class Journal:
     def replay(self) -> Iterator[dict[str, Any]]:
         with open(self.path, "rb") as handle:
             data = handle.read()
-        for number, line in enumerate(data.splitlines(keepends=True), start=1):
-            record = decode(line) if line.endswith(b"\n") else None
+        for number, record in records_in(data):
             if record is None:
                 logger.warning("journal %s: dropping damaged record on line %d", self.path, number)
                 continue

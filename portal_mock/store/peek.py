@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from portal_mock.jsonbody import decoded
-from portal_mock.store.journal import decode, journals_of
+from portal_mock.store.journal import journals_of, records_in
 from portal_mock.store.snapshot import read_snapshot
 
 
@@ -35,5 +35,4 @@ def _records(journal: Path) -> list[dict[str, Any]]:
     except FileNotFoundError:
         return []
     # A torn or damaged line is skipped, as the store skips it when it opens.
-    lines = (decode(line) for line in data.splitlines(keepends=True) if line.endswith(b"\n"))
-    return [record for record in lines if record is not None]
+    return [record for _, record in records_in(data) if record is not None]
