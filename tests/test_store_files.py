@@ -16,7 +16,7 @@ import pytest
 from conftest import WORKORDER
 
 from portal_mock.jsonbody import encoded
-from portal_mock.store import LinkStore, files, snapshot
+from portal_mock.store import LinkStore, files
 from portal_mock.store import link_store as store_module
 from portal_mock.store.snapshot import read_snapshot, write_snapshot
 
@@ -170,13 +170,13 @@ def test_a_background_compaction_paces_its_writes_and_a_foreground_one_does_not(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pauses: list[float] = []
-    real = snapshot.write_paced
+    real = files.write_paced
 
     def recorded(fd: int, chunks: Any, pause: float = 0.0) -> None:
         pauses.append(pause)
         real(fd, chunks, pause)
 
-    monkeypatch.setattr(snapshot, "write_paced", recorded)
+    monkeypatch.setattr(files, "write_paced", recorded)
     removed: list[str] = []
     real_remove = files.remove
     monkeypatch.setattr(files, "remove", lambda p: removed.append(p.name) or real_remove(p))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import tempfile
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -58,6 +59,29 @@ def write_all(fd: int, data: bytes | bytearray) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
+
+
+def write_new(
+    path: Path, chunks: Iterable[bytes], prefix: str, pause: float = 0.0, durable: bool = True
+) -> None:
+    """Write ``chunks`` into a new file beside ``path`` (named ``prefix``..., so that a
+    crash's leftover can be found) and rename it over ``path`` (``replace``).
+
+    Written with ``write_paced``; with ``durable``, fsynced before the rename.
+    On any failure the new file is deleted and ``path`` is as it was.
+    """
+    fd, tmp = tempfile.mkstemp(prefix=prefix, dir=path.parent)
+    try:
+        try:
+            write_paced(fd, chunks, pause)
+            if durable:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def replace(new: Path | str, path: Path) -> None:

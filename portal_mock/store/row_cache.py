@@ -15,12 +15,10 @@ from __future__ import annotations
 
 import logging
 import marshal
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from portal_mock.store.files import replace, write_paced
+from portal_mock.store.files import write_new
 
 logger = logging.getLogger(__name__)
 
@@ -58,16 +56,7 @@ def write_rows(snapshot: Path, token: str, cached: CachedRows, pause: float = 0.
     # column by column, the rows are then built in one zip.
     rows, starts, ends = cached
     data = marshal.dumps((LAYOUT, token, rows.columns, rows.indexes, starts, ends))
-    fd, tmp = tempfile.mkstemp(prefix=ROWS_TMP_PREFIX, dir=snapshot.parent)
-    try:
-        try:
-            write_paced(fd, [data], pause)
-        finally:
-            os.close(fd)
-        replace(tmp, path_for(snapshot))
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_new(path_for(snapshot), [data], ROWS_TMP_PREFIX, pause, durable=False)
 
 
 def read_rows(snapshot: Path, token: str | None, width: int) -> CachedRows | None:

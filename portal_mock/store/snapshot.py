@@ -6,7 +6,6 @@ import json
 import logging
 import os
 import secrets
-import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -15,7 +14,7 @@ import orjson
 from tinydb.storages import Storage
 
 from portal_mock.jsonbody import decoded, encoded
-from portal_mock.store.files import replace, write_paced
+from portal_mock.store.files import write_new
 from portal_mock.store.row_cache import ROWS_TMP_PREFIX, CachedRows, Rows, write_rows
 
 logger = logging.getLogger(__name__)
@@ -60,19 +59,8 @@ class AtomicJSONStorage(Storage):
     def write_chunks(self, chunks: Iterable[bytes], pause: float = 0.0) -> None:
         """Write the JSON text made of ``chunks`` as the new file, durably, a quarter
         of a mebibyte at a time with ``pause`` seconds between (files.write_paced)."""
-        folder = self.path.parent
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=folder)
-        try:
-            try:
-                write_paced(fd, chunks, pause)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        write_new(self.path, chunks, _TMP_PREFIX, pause)
 
     def close(self) -> None:
         pass
